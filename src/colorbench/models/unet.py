@@ -1,0 +1,44 @@
+"""U-Nets: the real one (skip connections) and the study's published code (none)."""
+
+import torch
+from torch import nn
+
+from ._registry import Colorizer, conv_relu, head, register
+
+
+class UNet(nn.Module):
+    """Encoder conv(w0) | pool | conv(w1) | pool | ... | conv(wN); decoder up | [+ skip] | conv, back
+    to w0; then the ab head. With skips, each decoder conv also sees the encoder's features at its
+    scale (concatenated), which is what makes it a U-Net."""
+
+    def __init__(self, widths: tuple[int, ...] = (64, 128, 256), skips: bool = True):
+        super().__init__()
+        self.skips = skips
+        self.enc = nn.ModuleList(conv_relu(i, o) for i, o in zip((1, *widths[:-1]), widths))
+        self.pool = nn.MaxPool2d(2)
+        self.up = nn.Upsample(scale_factor=2)  # nearest, as Keras' UpSampling2D
+        rev = widths[::-1]  # (256, 128, 64)
+        self.dec = nn.ModuleList(conv_relu(i + (o if skips else 0), o) for i, o in zip(rev[:-1], rev[1:]))
+        self.head = head(widths[0])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        feats = []
+        for i, enc in enumerate(self.enc):
+            x = enc(x if i == 0 else self.pool(x))
+            feats.append(x)
+        for dec, skip in zip(self.dec, feats[-2::-1]):
+            x = self.up(x)
+            x = dec(torch.cat([x, skip], dim=1) if self.skips else x)
+        return self.head(x)
+
+
+@register
+def unet(width: int = 64) -> Colorizer:
+    """conv64 | pool | conv128 | pool | conv256 | up + skip | conv128 | up + skip | conv64 | conv2 + tanh."""
+    return Colorizer(UNet((width, 2 * width, 4 * width), skips=True), stride=4)
+
+
+@register
+def unet_noskip(width: int = 64) -> Colorizer:
+    """The study's published "U-Net" code: the same layers with no skip connections."""
+    return Colorizer(UNet((width, 2 * width, 4 * width), skips=False), stride=4)

@@ -1,0 +1,120 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from colorbench.data import load_dataset
+from colorbench.models import load_model
+from colorbench.train import TrainConfig, TrainingError, augment, preset, train
+
+TINY = dict(data="sample", train_limit=256, epochs=2, batch_size=32, eval_batch_size=200)
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return load_dataset("sample", progress=False)
+
+
+def test_study_preset_is_the_studys_protocol():
+    cfg = preset("study")
+    assert (cfg.epochs, cfg.batch_size, cfg.lr, cfg.val_fraction, cfg.augment) == (10, 64, 1e-3, 0.2, True)
+    assert cfg == TrainConfig()
+    assert preset("quick").epochs == 3 and preset("quick").train_limit == 10_000
+    with pytest.raises(ValueError, match="unknown preset"):
+        preset("nope")
+
+
+def test_augment_gives_the_eight_symmetries_of_a_square():
+    x = torch.rand(512, 3, 5, 5)
+    out = augment(x, torch.Generator().manual_seed(0))
+    syms = []
+    for t in (False, True):
+        for fh in (False, True):
+            for fw in (False, True):
+                y = x.flip(-1) if fw else x
+                y = y.flip(-2) if fh else y
+                syms.append(y.transpose(-1, -2) if t else y)
+    match = torch.stack([(out == s).flatten(1).all(1) for s in syms])  # (8, B)
+    assert match.any(0).all(), "every image is one of the 8 symmetries, channels moved together"
+    assert (match.float().sum(1) > 30).all(), "all 8 occur"
+    assert augment(torch.rand(4, 3, 4, 6), torch.Generator()).shape == (4, 3, 4, 6)  # non-square: flips only
+
+
+def test_same_seed_same_losses_to_the_last_digit(tmp_path, sample):
+    a = train(TrainConfig(**TINY), tmp_path / "a", dataset=sample, progress=False, log=lambda *_: None)
+    b = train(TrainConfig(**TINY), tmp_path / "b", dataset=sample, progress=False, log=lambda *_: None)
+    assert [h["train_loss"] for h in a["history"]] == [h["train_loss"] for h in b["history"]]
+    assert [h["val_loss"] for h in a["history"]] == [h["val_loss"] for h in b["history"]]
+    wa, wb = load_file(tmp_path / "a" / "model.safetensors"), load_file(tmp_path / "b" / "model.safetensors")
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    c = train(TrainConfig(**TINY, seed=1), tmp_path / "c", dataset=sample, progress=False, log=lambda *_: None)
+    assert c["history"][-1]["train_loss"] != a["history"][-1]["train_loss"]
+    # the run folder holds what it promises
+    assert len((tmp_path / "a" / "log.jsonl").read_text().splitlines()) == 2
+    assert json.loads((tmp_path / "a" / "config.json").read_text())["train_limit"] == 256
+    assert a["final_val_loss"] < 0.05 and a["params"] == 297_026
+
+
+def test_never_overwrites_another_run(tmp_path, sample):
+    kw = dict(dataset=sample, progress=False, log=lambda *_: None)
+    train(TrainConfig(**{**TINY, "epochs": 1}), tmp_path / "r", **kw)
+    with pytest.raises(TrainingError, match="already holds a run.*--resume.*--overwrite"):
+        train(TrainConfig(**{**TINY, "epochs": 1}), tmp_path / "r", **kw)
+    with pytest.raises(TrainingError, match="different config.*batch_size"):
+        train(TrainConfig(**{**TINY, "epochs": 1, "batch_size": 16}), tmp_path / "r", resume=True, **kw)
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "thesis.txt").write_text("precious")
+    with pytest.raises(TrainingError, match="not a colorbench run folder"):
+        train(TrainConfig(**TINY), tmp_path / "mine", overwrite=True, **kw)
+    assert (tmp_path / "mine" / "thesis.txt").read_text() == "precious"
+
+
+def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, sample):
+    kw = dict(dataset=sample, progress=False, log=lambda *_: None)
+    train(TrainConfig(**{**TINY, "epochs": 1}), tmp_path / "r", **kw)
+    before = load_file(tmp_path / "r" / "model.safetensors")
+    with pytest.raises(TrainingError, match=r"loss became (nan|inf).*last good checkpoint: epoch 1.*lower --lr"):
+        train(TrainConfig(**{**TINY, "epochs": 2, "lr": 1e12}), tmp_path / "r", resume=True, **kw)
+    after = load_file(tmp_path / "r" / "model.safetensors")
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    model, info = load_model(tmp_path / "r")
+    assert info["epoch"] == 1 and all(torch.isfinite(p).all() for p in model.parameters())
+    assert len((tmp_path / "r" / "log.jsonl").read_text().splitlines()) == 1
+
+
+def _cli_train(out, *extra):
+    args = ["--preset", "smoke", "--train-limit", "800", "--epochs", "3", "--threads", "1", "--quiet", "--out", str(out)]
+    return subprocess.Popen([sys.executable, "-m", "colorbench.cli", "train", *args, *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path):
+    full = _cli_train(tmp_path / "full")
+    victim = _cli_train(tmp_path / "killed")
+    log = tmp_path / "killed" / "log.jsonl"
+    deadline = time.time() + 120
+    while not (log.exists() and log.read_text().count("\n") >= 1):
+        assert victim.poll() is None and time.time() < deadline, victim.communicate()
+        time.sleep(0.05)
+    time.sleep(0.3)  # into epoch 2
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.wait()
+    state = torch.load(tmp_path / "killed" / "state.pt", weights_only=True)
+    assert state["epoch"] < 3, "killed mid-run"
+    resumed = _cli_train(tmp_path / "killed", "--resume")
+    out, err = resumed.communicate()
+    assert resumed.returncode == 0, err
+    assert "resuming" in out
+    assert full.wait() == 0, full.stderr.read()
+    a = load_file(tmp_path / "full" / "model.safetensors")
+    b = load_file(tmp_path / "killed" / "model.safetensors")
+    assert all(torch.equal(a[k], b[k]) for k in a), "bitwise equal weights"
+    la = [json.loads(x)["val_loss"] for x in (tmp_path / "full" / "log.jsonl").read_text().splitlines()]
+    lb = [json.loads(x)["val_loss"] for x in log.read_text().splitlines()]
+    assert la == lb and len(la) == 3
