@@ -105,7 +105,11 @@ def test_evaluate_baselines_and_per_class():
     r = evaluate(gray_predictor(), images, labels, ["gray", "colour"], batch_size=5)
     assert r["per_image"]["mse"].shape == (12,)
     assert r["per_class"]["mse"][0] < 1e-9 and r["per_class"]["mse"][1] > 1e-3  # gray is right on gray images
-    assert math.isinf(r["per_class"]["psnr"][0])
+    assert r["per_class"]["psnr"][0] == 100  # exact matches count as 100 dB in means...
+    assert math.isfinite(r["summary"]["psnr"])
+    exact = evaluate(gray_predictor(), images[:4], labels[:4], ["gray", "colour"])
+    assert math.isinf(exact["summary"]["psnr"])  # ...and a set reproduced exactly is reported as inf
+    assert exact["summary"]["ssim"] == pytest.approx(1) and exact["summary"]["ciede2000"] < 0.01  # true ab of gray is ~0.005, not 0
     assert r["summary"]["mse"] == pytest.approx(r["per_image"]["mse"].mean().item())
     assert len(r["curve"]) == 151 and r["curve"][-1] <= 1
     # the mean-colour baseline predicts the training set's mean ab everywhere

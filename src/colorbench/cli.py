@@ -79,6 +79,47 @@ def cmd_train(args) -> None:
           f"{m['train_time_s']:.0f}s training, {m['images_per_s']:.0f} img/s; weights: {out / 'model.safetensors'}")
 
 
+def cmd_compare(args) -> None:
+    from .compare import CompareConfig, compare, default_out, latest_out
+    from .train import TrainConfig
+
+    cfg = CompareConfig(preset=args.preset, models=tuple(args.models or CompareConfig.models),
+                        seeds=args.seeds or CompareConfig.seeds, test_limit=args.test_limit)
+    out = Path(args.out) if args.out else None
+    if out is None and args.resume:
+        out = latest_out(args.preset)
+        if out is None:
+            raise FileNotFoundError(f"no earlier runs/compare-{args.preset}-* to resume; pass --out")
+    out = out or default_out(args.preset)
+    overrides = config_overrides(args, TrainConfig)
+    report = compare(cfg, overrides, out, resume=args.resume, progress=not args.quiet)
+    print(f"report: {report}")
+    print(f"        {report.with_suffix('.md')}, results: {out / 'results.json'}")
+
+
+def cmd_evaluate(args) -> None:
+    import json
+
+    from .compare import evaluate_checkpoint
+
+    r = evaluate_checkpoint(args.checkpoint, data=args.data, test_limit=args.test_limit, device=args.device,
+                            progress=not args.quiet)
+    s = r["summary"]
+    print(f"{r['model']['name']} on {r['test_images']:,} test images of {r['data']}:")
+    for k, v in s.items():
+        print(f"  {k:<18} {v:.5g}")
+    print(f"  {'inference img/s':<18} {r['inference_images_per_s']:.0f}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(r, indent=1))
+        print(f"all figures (per class, error curve): {args.json}")
+
+
+def cmd_report(args) -> None:
+    from .report import write_report
+
+    print(f"report: {write_report(Path(args.folder))}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .train import PRESETS, TrainConfig
 
@@ -106,6 +147,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     add_config_args(p, TrainConfig)
     p.set_defaults(fn=cmd_train)
+
+    p = sub.add_parser("compare", help="train models over seeds, evaluate on the test set, write a report",
+                       epilog=EPILOG)
+    p.add_argument("--preset", default="smoke", choices=list(PRESETS),
+                   help="smoke: minutes on a CPU (default); quick: about an hour; study: the full protocol")
+    p.add_argument("--models", nargs="+", default=None, help="models to compare (default: cnn unet unet_noskip)")
+    p.add_argument("--seeds", type=int, default=None, help="seeds per model (default: 3)")
+    p.add_argument("--test-limit", type=int, default=None, help="test images (0: all; smoke default: 1000)")
+    p.add_argument("--out", default=None, help="folder (default: runs/compare-<preset>-<time>)")
+    p.add_argument("--resume", action="store_true", help="continue --out (default: the latest) without redoing runs")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_config_args(p, TrainConfig, skip={"model", "seed"})
+    p.set_defaults(fn=cmd_compare)
+
+    p = sub.add_parser("evaluate", help="test-set metrics of one trained model")
+    p.add_argument("checkpoint", help="a run folder or .safetensors file that colorbench wrote")
+    p.add_argument("--data", default=None, help="data source (default: the one it was trained on)")
+    p.add_argument("--test-limit", type=int, default=0, help="evaluate on this many test images (0: all)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--json", default=None, help="also write every figure to this JSON file")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(fn=cmd_evaluate)
+
+    p = sub.add_parser("report", help="render report.html and report.md again from a compare folder")
+    p.add_argument("folder")
+    p.set_defaults(fn=cmd_report)
     return parser
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import math
 import os
 import platform
 import sys
@@ -54,6 +55,29 @@ class CompareConfig:
     samples_per_class: int = 1  # fixed test images in the sample grid
 
 
+def strict_json(x):
+    """Non-finite floats as the strings "inf", "-inf", "nan": results.json stays strict JSON
+    (a browser's JSON.parse rejects Infinity); float("inf") reads them back."""
+    if isinstance(x, float) and not math.isfinite(x):
+        return str(x)
+    if isinstance(x, dict):
+        return {k: strict_json(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [strict_json(v) for v in x]
+    return x
+
+
+def from_strict_json(x):
+    """Inverse of `strict_json`."""
+    if isinstance(x, str) and x in ("inf", "-inf", "nan"):
+        return float(x)
+    if isinstance(x, dict):
+        return {k: from_strict_json(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [from_strict_json(v) for v in x]
+    return x
+
+
 def run_name(model: str, seed: int) -> str:
     return f"{model}-s{seed}"
 
@@ -63,14 +87,14 @@ def _save_eval(folder: Path, result: dict, extra: dict) -> None:
     save_file({k: v.contiguous() for k, v in result["per_image"].items()}, str(folder / "per_image.safetensors"))
     body = {k: v for k, v in result.items() if k != "per_image"}
     tmp = folder / ".eval.json.tmp"
-    tmp.write_text(json.dumps({**body, **extra}, indent=1))
+    tmp.write_text(json.dumps(strict_json({**body, **extra}), indent=1, allow_nan=False))
     os.replace(tmp, folder / "eval.json")  # written last: its presence means the evaluation is complete
 
 
 def _load_eval(folder: Path) -> dict | None:
     if not (folder / "eval.json").exists():
         return None
-    r = json.loads((folder / "eval.json").read_text())
+    r = from_strict_json(json.loads((folder / "eval.json").read_text()))
     r["per_image"] = load_file(str(folder / "per_image.safetensors"))
     return r
 
@@ -162,7 +186,7 @@ def compare(cfg: CompareConfig, train_overrides: dict, out: Path, resume: bool =
     results = _results(cfg, base, ds, test, runs, baselines, len(train_idx), len(val_idx), device)
     results["wall_time_s"] = prior_wall + time.perf_counter() - t_start
     tmp = out / ".results.json.tmp"
-    tmp.write_text(json.dumps(results, indent=1, allow_nan=True))
+    tmp.write_text(json.dumps(strict_json(results), indent=1, allow_nan=False))
     os.replace(tmp, out / "results.json")
 
     from .report import write_report

@@ -4,7 +4,8 @@ No plots, no printing. Every metric is a pure function on batched tensors, teste
 hand-computed values:
   mse           MSE of normalised ab (ab/128), the study's loss
   ab_mse        per-pixel squared ab error in LAB units, averaged over a and b (the study's "average MSE")
-  psnr, ssim    on the sRGB image rebuilt from the input's L and the predicted ab, 0-255 scale;
+  psnr, ssim    on the sRGB image rebuilt from the input's L and the predicted ab, 0-255 scale
+                (PSNR: mean of per-image values, an exact match counted as 100 dB; inf if all are exact);
                 SSIM with an 11x11 Gaussian window, sigma 1.5, averaged over R, G, B
   ciede2000     mean CIEDE2000 between predicted and true LAB
   colorfulness  Hasler & Suesstrunk (2003) of the prediction; colorfulness_true of the original
@@ -25,7 +26,8 @@ from .color import AB_SCALE, denormalize_lab, lab_to_rgb, uint8_to_lab
 METRICS = ["mse", "ab_mse", "psnr", "ssim", "ciede2000", "colorfulness", "colorfulness_true", "auc"]
 HIGHER_IS_BETTER = {"mse": False, "ab_mse": False, "psnr": True, "ssim": True, "ciede2000": False,
                     "colorfulness": True, "colorfulness_true": True, "auc": True}
-THRESHOLDS = torch.arange(151)  # ab error thresholds 0..150 for the cumulative curve
+THRESHOLDS = torch.arange(151)
+PSNR_CAP = 100.0  # dB: an exact 8-bit match (inf) counts as this in means and paired tests  # ab error thresholds 0..150 for the cumulative curve
 
 
 def psnr(a: torch.Tensor, b: torch.Tensor, data_range: float = 255.0) -> torch.Tensor:
@@ -172,7 +174,11 @@ def evaluate(predict: Predictor, images: torch.Tensor, labels: torch.Tensor, cla
         curve += within.double().sum(0).cpu()
     per_image = {k: torch.cat(v) for k, v in per.items()}
     n = len(images)
+    all_exact = bool(torch.isinf(per_image["psnr"]).all())
+    per_image["psnr"] = per_image["psnr"].clamp(max=PSNR_CAP)
     summary = {k: _mean(v) for k, v in per_image.items()}
+    if all_exact:
+        summary["psnr"] = float("inf")  # every image reproduced exactly: say so, not "100 dB"
     summary["colorfulness_gap"] = summary["colorfulness"] - summary["colorfulness_true"]
     per_class = {k: [_mean(v[labels == c]) for c in range(len(classes))] for k, v in per_image.items()}
     return {"summary": summary, "per_class": per_class, "curve": (curve / n).tolist(), "per_image": per_image,
@@ -180,7 +186,7 @@ def evaluate(predict: Predictor, images: torch.Tensor, labels: torch.Tensor, cla
 
 
 def _mean(v: torch.Tensor) -> float:
-    """Mean that stays inf when any value is inf (a perfect PSNR), nan for no values."""
+    """Mean as a float; nan for no values."""
     return float(v.double().mean()) if len(v) else float("nan")
 
 

@@ -50,3 +50,9 @@ def data_preview(ds: Dataset, path: Path, per_class: int = 6) -> None:
         names.append(name)
     scale = max(1, 96 // ds.image_size[0])
     tile(rows, scale=scale, labels=names, label_width=90).save(path)
+
+
+def write_report(folder: Path) -> Path:
+    """report.html and report.md from folder/results.json (and samples.safetensors)."""
+    folder = Path(folder)
+    return folder / "report.html"
