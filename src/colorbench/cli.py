@@ -120,6 +120,33 @@ def cmd_report(args) -> None:
     print(f"report: {write_report(Path(args.folder))}")
 
 
+def cmd_colorize(args) -> None:
+    from .colorize import colorize_files, summary_line
+
+    out = Path(args.output)
+    outcomes = colorize_files(args.inputs, out, weights=args.weights, size=args.size, overwrite=args.overwrite,
+                              allow_inside=args.inside_input, device=args.device, progress=not args.quiet)
+    print(summary_line(outcomes, out))
+
+
+def cmd_export(args) -> None:
+    from .colorize import export_onnx
+
+    if not args.onnx:
+        raise ValueError("say what to export: --onnx FILE")
+    target = Path(args.onnx)
+    if target.exists() and not args.overwrite:
+        raise ValueError(f"{target} exists; pass --overwrite to replace it")
+    print(f"ONNX model (input L: batch x 1 x height x width in [0, 1]; output ab in [-1, 1]): "
+          f"{export_onnx(args.weights, target)}")
+
+
+def cmd_serve(args) -> None:
+    from .serve import serve
+
+    serve(host=args.host, port=args.port, weights=args.weights, size=args.size, max_upload_mb=args.max_upload_mb)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .train import PRESETS, TrainConfig
 
@@ -169,6 +196,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", default=None, help="also write every figure to this JSON file")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(fn=cmd_evaluate)
+
+    p = sub.add_parser("colorize", help="colorize photos (files or folders) with the shipped or given weights",
+                       epilog=EPILOG)
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders (searched recursively)")
+    p.add_argument("-o", "--output", default="colorized", help="output folder (default: ./colorized)")
+    p.add_argument("--weights", default=None, help="a .safetensors file or run folder colorbench wrote "
+                   "(default: the shipped weights)")
+    p.add_argument("--size", type=int, default=None, help="short side of the network's input "
+                   "(default: the weights' recommendation)")
+    p.add_argument("--overwrite", action="store_true", help="replace outputs that exist")
+    p.add_argument("--inside-input", action="store_true", help="allow -o inside an input folder")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(fn=cmd_colorize)
+
+    p = sub.add_parser("export", help="export weights to ONNX (dynamic batch, height and width)")
+    p.add_argument("--onnx", metavar="FILE", help="write an ONNX model here")
+    p.add_argument("--weights", default=None, help="checkpoint (default: the shipped weights)")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(fn=cmd_export)
+
+    p = sub.add_parser("serve", help="a local web page: drop a photo, see it colorized")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: this machine only)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--weights", default=None)
+    p.add_argument("--size", type=int, default=None)
+    p.add_argument("--max-upload-mb", type=float, default=20.0)
+    p.set_defaults(fn=cmd_serve)
 
     p = sub.add_parser("report", help="render report.html and report.md again from a compare folder")
     p.add_argument("folder")

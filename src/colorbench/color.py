@@ -59,8 +59,9 @@ def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
     return torch.stack([116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)], dim=-3)
 
 
-def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
-    """LAB (*, 3, H, W) -> sRGB in [0, 1]. Out-of-gamut colours are clipped, never NaN.
+def lab_to_rgb(lab: torch.Tensor, clip: bool = True) -> torch.Tensor:
+    """LAB (*, 3, H, W) -> sRGB in [0, 1]. Out-of-gamut colours are clipped, never NaN
+    (`clip=False` returns them outside [0, 1], to test what is in gamut).
 
     >>> lab_to_rgb(torch.tensor([100.0, 0.0, 0.0]).view(1, 3, 1, 1)).flatten().round(decimals=3).tolist()
     [1.0, 1.0, 1.0]
@@ -76,7 +77,7 @@ def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
     lin = _mix(_RGB_FROM_XYZ, xyz)
     # linear -> sRGB gamma; clamp inside pow so negative linear values give no NaN
     rgb = torch.where(lin > 0.0031308, 1.055 * lin.clamp(min=0.0031308) ** (1 / 2.4) - 0.055, 12.92 * lin)
-    return rgb.clamp(0, 1)
+    return rgb.clamp(0, 1) if clip else rgb
 
 
 def normalize_lab(lab: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,0 +1,187 @@
+import io
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from colorbench.color import lab_to_rgb, rgb_to_lab
+from colorbench.colorize import colorize, colorize_files, fit_gamut, plan
+from colorbench.data import DataError
+from colorbench.models import create_model, save_model
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    """Small trained-looking weights: a cnn whose output is pushed away from gray, so colour shows."""
+    torch.manual_seed(0)
+    m = create_model("cnn", width=8)
+    m.net[-1][0].bias.data = torch.tensor([0.3, -0.2])
+    p = tmp_path_factory.mktemp("w") / "w.safetensors"
+    save_model(m, p, {"recommended_size": 32})
+    return p
+
+
+def photo(h=48, w=64, seed=0) -> np.ndarray:
+    g = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w]
+    base = np.stack([x / w, y / h, 1 - x / w], -1) * 200 + g.integers(0, 55, (h, w, 3))
+    return base.astype(np.uint8)
+
+
+def L_of(rgb: np.ndarray) -> torch.Tensor:
+    return rgb_to_lab(torch.from_numpy(rgb[..., :3].astype(np.float64) / 255).permute(2, 0, 1))[0]
+
+
+def test_pil_any_mode_keeps_size_alpha_and_lightness(weights):
+    rgb = photo()
+    out = colorize(Image.fromarray(rgb), weights=weights)
+    assert out.mode == "RGB" and out.size == (64, 48)
+    # lightness is the input's, within 1 level of 255
+    assert (L_of(np.asarray(out)) - L_of(rgb)).abs().max() * 2.55 <= 1
+    assert np.asarray(out).std(axis=2).mean() > 1  # it is coloured
+    rgba = np.dstack([rgb, np.tile(np.arange(64, dtype=np.uint8) * 4, (48, 1))])
+    out = colorize(Image.fromarray(rgba, "RGBA"), weights=weights)
+    assert out.mode == "RGBA" and (np.asarray(out)[..., 3] == rgba[..., 3]).all()
+    gray = colorize(Image.fromarray(rgb).convert("L"), weights=weights)
+    assert gray.mode == "RGB" and gray.size == (64, 48)
+    pal = colorize(Image.fromarray(rgb).convert("P"), weights=weights)
+    assert pal.size == (64, 48)
+
+
+def test_numpy_tensor_and_batches(weights):
+    rgb = photo()
+    assert colorize(rgb, weights=weights).shape == (48, 64, 3)
+    assert colorize(rgb[..., 0], weights=weights).shape == (48, 64, 3)
+    assert colorize(np.dstack([rgb, rgb[..., :1]]), weights=weights).shape == (48, 64, 4)
+    t = torch.from_numpy(rgb).permute(2, 0, 1)
+    assert colorize(t, weights=weights).dtype == torch.uint8
+    batch = torch.rand(3, 1, 20, 30)
+    out = colorize(batch, weights=weights)
+    assert out.shape == (3, 3, 20, 30) and out.dtype == torch.float32
+    assert len(colorize([rgb, rgb], weights=weights)) == 2
+    with pytest.raises(ValueError, match="uint8"):
+        colorize(rgb.astype(np.float32), weights=weights)
+
+
+def test_fit_gamut_keeps_lightness_where_clipping_would_not():
+    L = torch.tensor([[[[20.0, 50.0, 95.0]]]])
+    ab = torch.tensor([[[[90.0, -100.0, 80.0]]], [[[-90.0, 100.0, 70.0]]]]).permute(1, 0, 2, 3)  # far out
+    fitted = fit_gamut(L, ab)
+    rgb = lab_to_rgb(torch.cat([L, fitted], 1), clip=False)
+    assert rgb.min() >= -1e-3 and rgb.max() <= 1 + 1e-3
+    L_after = rgb_to_lab(rgb.clamp(0, 1))[:, :1]
+    assert (L_after - L).abs().max() < 0.1
+    clipped = rgb_to_lab(lab_to_rgb(torch.cat([L, ab], 1)))[:, :1]
+    assert (clipped - L).abs().max() > 1  # what fit_gamut avoids
+    assert torch.equal(fit_gamut(L, torch.zeros_like(ab)), torch.zeros_like(ab))
+
+
+def make_mixed_folder(root):
+    (root / "sub").mkdir(parents=True)
+    rgb = photo()
+    Image.fromarray(rgb).save(root / "a.jpg")
+    Image.fromarray(rgb).save(root / "sub" / "b.png")
+    Image.fromarray(rgb).convert("L").save(root / "gray.png")
+    Image.fromarray(np.dstack([rgb, np.full((48, 64), 128, np.uint8)]), "RGBA").save(root / "rgba.png")
+    Image.fromarray((rgb[..., 0].astype(np.uint16) * 257)).save(root / "deep16.png")
+    Image.fromarray(rgb).convert("P").save(root / "anim.gif")
+    Image.new("RGB", (1, 1), (200, 30, 30)).save(root / "tiny.png")
+    y = np.linspace(0, 255, 4000, dtype=np.uint8)
+    big = np.broadcast_to(np.stack([y, y[::-1], y], -1)[:, None], (4000, 6000, 3))
+    Image.fromarray(np.ascontiguousarray(big)).save(root / "big.jpg", quality=80)
+    data = io.BytesIO()
+    Image.fromarray(rgb).save(data, "JPEG")
+    (root / "truncated.jpg").write_bytes(data.getvalue()[:300])
+    (root / "notes.jpg").write_text("not a photo")
+    rotated = Image.fromarray(photo(30, 50))  # EXIF orientation 6: stored landscape, shown portrait
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    rotated.save(root / "rotated.jpg", exif=exif)
+
+
+def test_folder_run_skips_bad_files_and_a_second_run_changes_nothing(weights, tmp_path):
+    src, out = tmp_path / "photos", tmp_path / "out"
+    make_mixed_folder(src)
+    lines = []
+    res = colorize_files([str(src)], out, weights=weights, progress=False, log=lines.append)
+    done = {o.src.name for o in res if o.done}
+    assert done == {"a.jpg", "b.png", "gray.png", "rgba.png", "deep16.png", "anim.gif", "tiny.png", "big.jpg",
+                    "rotated.jpg"}
+    skipped = {o.src.name: o.reason for o in res if not o.done}
+    assert set(skipped) == {"truncated.jpg", "notes.jpg"}
+    assert len(lines) == 2 and all(line.startswith("skipped ") and "\n" not in line for line in lines)
+    assert (out / "sub" / "b.png").exists() and (out / "anim.png").exists()  # structure kept; GIF -> PNG
+    assert Image.open(out / "big.jpg").size == (6000, 4000)
+    assert Image.open(out / "tiny.png").size == (1, 1)
+    assert Image.open(out / "rgba.png").mode == "RGBA"
+    assert Image.open(out / "rotated.jpg").size == (30, 50)  # EXIF orientation honoured
+    for name in ("a.jpg", "gray.png"):  # lightness kept
+        a, b = np.asarray(Image.open(src / name).convert("RGB")), np.asarray(Image.open(out / name).convert("RGB"))
+        tol = 1 if name.endswith(".png") else 3  # JPEG re-encoding adds its own error
+        assert (L_of(a) - L_of(b)).abs().mean() * 2.55 <= tol
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+    again = colorize_files([str(src)], out, weights=weights, progress=False, log=lambda *_: None)
+    assert not any(o.done for o in again)
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == before
+    assert all(("exists" in o.reason) or o.src.name in skipped for o in again)
+    assert list(src.rglob("*")) and not list(src.rglob("*colorized*"))  # input untouched
+
+
+def test_never_writes_into_the_input_folder_unless_asked(weights, tmp_path):
+    src = tmp_path / "photos"
+    src.mkdir()
+    Image.fromarray(photo()).save(src / "a.png")
+    with pytest.raises(DataError, match="inside the input folder"):
+        colorize_files([str(src)], src / "colorized", weights=weights, progress=False)
+    res = colorize_files([str(src)], src / "colorized", weights=weights, allow_inside=True, progress=False)
+    assert [o.done for o in res] == [True]
+    res = colorize_files([str(src)], src / "colorized", weights=weights, allow_inside=True, progress=False)
+    assert res == [] or not any(o.done for o in res)  # its own output is never an input
+
+
+def test_plan_several_inputs_and_missing(tmp_path):
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "p.jpg").write_bytes(b"")
+    (tmp_path / "q.png").write_bytes(b"")
+    pairs, refused = plan([tmp_path / "x", tmp_path / "q.png", tmp_path / "missing"], tmp_path / "o")
+    assert [(s.name, d.relative_to(tmp_path / "o").as_posix()) for s, d in pairs] == [("p.jpg", "x/p.jpg"),
+                                                                                     ("q.png", "q.png")]
+    assert refused[0].reason == "no such file or folder"
+
+
+def test_cli_colorize_one_line_per_skip_and_a_summary(weights, tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(photo()).save(src / "ok.png")
+    (src / "bad.jpg").write_text("nope")
+    cmd = [sys.executable, "-m", "colorbench.cli", "colorize", str(src), "-o", str(tmp_path / "out"),
+           "--weights", str(weights), "--quiet"]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "Traceback" not in r.stdout + r.stderr
+    assert f"skipped {src / 'bad.jpg'}: cannot read as an image" in r.stdout + r.stderr
+    assert "done 1, skipped 1" in r.stdout
+    r = subprocess.run(cmd[:-1] + ["--weights", str(tmp_path / "nope.safetensors")], capture_output=True, text=True)
+    assert r.returncode == 2 and "no such weights file" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("name", ["cnn", "unet", "unet_noskip"])
+def test_onnx_export_matches_pytorch(name, tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    from colorbench.colorize import export_onnx
+
+    torch.manual_seed(0)
+    m = create_model(name, width=8).eval()
+    save_model(m, tmp_path / "w.safetensors")
+    path = export_onnx(tmp_path / "w.safetensors", tmp_path / "m.onnx")
+    sess = ort.InferenceSession(str(path))
+    for shape in [(1, 1, 32, 32), (3, 1, 37, 50), (2, 1, 5, 7)]:  # dynamic batch, height, width
+        x = torch.rand(shape)
+        got = sess.run(None, {"L": x.numpy()})[0]
+        with torch.no_grad():
+            want = m(x).numpy()
+        assert got.shape == want.shape and np.abs(got - want).max() < 1e-4
