@@ -220,9 +220,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="a local web page: drop a photo, see it colorized")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: this machine only)")
     p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--weights", default=None)
-    p.add_argument("--size", type=int, default=None)
-    p.add_argument("--max-upload-mb", type=float, default=20.0)
+    p.add_argument("--weights", default=None, help="checkpoint (default: the shipped weights)")
+    p.add_argument("--size", type=int, default=None, help="short side of the network's input "
+                   "(default: the weights' recommendation)")
+    p.add_argument("--max-upload-mb", type=float, default=20.0, help="largest upload accepted (default: 20)")
     p.set_defaults(fn=cmd_serve)
 
     p = sub.add_parser("report", help="render report.html and report.md again from a compare folder")
@@ -238,10 +239,12 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         args.fn(args)
-    except (DataError, TrainingError, FileNotFoundError, ValueError) as e:
+    except (DataError, TrainingError, OSError, ValueError) as e:
         if args.debug:
             raise
-        print(f"colorbench: error: {e}", file=sys.stderr)
+        # OSError covers FileNotFoundError, permissions, a full disk, a port in use
+        msg = f"{e.strerror}: {e.filename}" if isinstance(e, OSError) and e.filename and e.strerror else e
+        print(f"colorbench: error: {msg}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("colorbench: interrupted (runs continue with --resume)", file=sys.stderr)
