@@ -1,4 +1,5 @@
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -30,3 +31,35 @@ def cifar_jpeg():
     from colorbench.data import load_dataset
 
     return load_dataset(CIFAR_JPEG, progress=False)
+
+
+@pytest.fixture(scope="session")
+def artifacts():
+    """Screenshots and other things a person may want to look at after a test run."""
+    d = Path(os.environ.get("COLORBENCH_ARTIFACTS", ROOT / "artifacts"))
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+@pytest.fixture
+def browser(tmp_path):
+    """A factory of headless Chromium drivers (Debian's chromium + chromedriver), quit by the caller."""
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
+    from selenium.webdriver.chrome.service import Service
+
+    for exe in ("/usr/bin/chromium", "/usr/bin/chromedriver"):
+        if not shutil.which(exe):
+            pytest.skip(f"{exe} is not installed (apt-get install chromium chromium-driver)")
+
+    def make(width: int = 1280, height: int = 1000):
+        opts = webdriver.ChromeOptions()
+        for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    "--no-first-run", "--disable-quic", f"--window-size={width},{height}",
+                    f"--user-data-dir={tmp_path / 'chromium-profile'}"):
+            opts.add_argument(arg)
+        opts.binary_location = "/usr/bin/chromium"
+        opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # to see blocked loads and script errors
+        return webdriver.Chrome(options=opts, service=Service(executable_path="/usr/bin/chromedriver"))
+
+    return make

@@ -121,6 +121,24 @@ def test_report_is_self_contained_and_its_numbers_are_the_results(done):
     assert "| cnn |" in md and "](figures/losses.png)" in md
 
 
+def test_report_renders_in_a_browser(done, browser, artifacts):
+    """As a reader sees it: every image and plot decodes, nothing is blocked, nothing errors."""
+    out, report = done
+    driver = browser(1200, 1600)
+    try:
+        driver.get(report.resolve().as_uri())
+        sizes = driver.execute_script(
+            "return [...document.images].map(i => [i.complete, i.naturalWidth, i.getBoundingClientRect().width])")
+        assert len(sizes) >= 5  # plots and sample grids
+        assert all(done and natural > 0 and shown > 0 for done, natural, shown in sizes), sizes
+        # nothing wider than the page: no sideways scrolling for a reader
+        assert driver.execute_script("return document.documentElement.scrollWidth <= window.innerWidth + 1")
+        assert not [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+        driver.save_screenshot(str(artifacts / "report.png"))
+    finally:
+        driver.quit()
+
+
 def test_mean_ci_by_hand():
     mean, hw = mean_ci([1.0, 2.0, 3.0])
     assert mean == 2.0 and hw == pytest.approx(4.302653 * 1.0 / math.sqrt(3), rel=1e-5)  # t(0.975, 2) * sd / sqrt(n)

@@ -4,9 +4,7 @@ import base64
 import http.client
 import io
 import json
-import os
 import re
-import shutil
 import threading
 import urllib.error
 import urllib.request
@@ -22,7 +20,6 @@ from colorbench.color import rgb_to_lab
 from colorbench.models import create_model, save_model
 from colorbench.serve import make_server
 
-ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
 
 
@@ -161,24 +158,6 @@ def test_bad_weights_fail_fast(tmp_path):
 # the page in a real browser
 
 
-def browser(tmp_path):
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
-    from selenium.webdriver.chrome.service import Service
-
-    for exe in ("/usr/bin/chromium", "/usr/bin/chromedriver"):
-        if not shutil.which(exe):
-            pytest.skip(f"{exe} is not installed (apt-get install chromium chromium-driver)")
-    opts = webdriver.ChromeOptions()
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--no-first-run", "--disable-quic", "--window-size=1280,1000",
-                f"--user-data-dir={tmp_path / 'chromium-profile'}"):
-        opts.add_argument(arg)
-    opts.binary_location = "/usr/bin/chromium"
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # to see blocked loads and script errors
-    return webdriver.Chrome(options=opts, service=Service(executable_path="/usr/bin/chromedriver"))
-
-
 DROP_PNG = """
 const c = document.createElement('canvas'); c.width = 64; c.height = 48;
 const g = c.getContext('2d'); g.fillStyle = '#777'; g.fillRect(0, 0, 64, 48);
@@ -187,7 +166,7 @@ c.toBlob(b => { const dt = new DataTransfer(); dt.items.add(new File([b], 'dropp
 """
 
 
-def test_page_in_browser(weights, tmp_path):
+def test_page_in_browser(weights, tmp_path, browser, artifacts):
     skdata = pytest.importorskip("skimage.data", reason="scikit-image is not installed")
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
@@ -196,10 +175,9 @@ def test_page_in_browser(weights, tmp_path):
     Image.fromarray(skdata.chelsea()).convert("L").save(photo, quality=90)  # an old black-and-white print
     not_photo = tmp_path / "notes.jpg"
     not_photo.write_text("these are my notes, not a photo")
-    art = Path(os.environ.get("COLORBENCH_ARTIFACTS", ROOT / "artifacts"))
-    art.mkdir(parents=True, exist_ok=True)
+    art = artifacts
 
-    driver = browser(tmp_path)
+    driver = browser()
     try:
         with running(weights=weights) as url:
             driver.get(url + "/")

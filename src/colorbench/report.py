@@ -355,7 +355,9 @@ def _paired_table(r: dict) -> Table:
     cap = ("Paired comparison on the same test images: per-image differences (A − B); 95% CI and p from a "
            "bootstrap that resamples both seeds and images, so training noise counts. Significant = the CI excludes 0. "
            "The t-test over images (seed-averaged) ignores seed noise and is shown for reference only. "
-           "'seeds A higher' counts seeds in which A's mean was higher. No correction for multiple comparisons.")
+           "'seeds A higher' counts seeds in which A's mean was higher. No correction for multiple comparisons. "
+           f"A bootstrap of {r['paired'][0].get('bootstrap_reps', 2000) if r['paired'] else 2000} resamples cannot "
+           "resolve p below 1/resamples, which is its floor here.")
     return Table(["A − B", "metric", "mean diff", "CI low", "CI high", "p (bootstrap)", "p (t, images)",
                   "seeds A higher", "significant"], rows, cap)
 
@@ -400,8 +402,8 @@ def _verdict(r: dict) -> tuple[list[str], list[str]]:
     gray = r["baselines"].get("gray", {}).get("summary", {})
     text = f"Lowest test ab MSE: {best} ({_f(s[best]['ab_mse']['mean']):.1f}"
     if gray:
-        text += f", {100 * (1 - _f(s[best]['ab_mse']['mean']) / _f(gray['ab_mse'])):.0f}% below the gray baseline's " \
-                f"{_f(gray['ab_mse']):.1f}"
+        rel = 100 * (1 - _f(s[best]["ab_mse"]["mean"]) / _f(gray["ab_mse"]))
+        text += f", {abs(rel):.0f}% {'below' if rel >= 0 else 'above'} the gray baseline's {_f(gray['ab_mse']):.1f}"
     lines.append(text + ").")
     for other in ranked[1:]:
         p = _pair(r, best, other, "ab_mse")
@@ -413,8 +415,20 @@ def _verdict(r: dict) -> tuple[list[str], list[str]]:
                      f"{p['seeds'] - p['seeds_a_higher']} of {p['seeds']} seeds.")
     beaten = [b for b, e in r["baselines"].items() if _f(e["summary"]["ab_mse"]) <= _f(s[best]["ab_mse"]["mean"])]
     if beaten:
-        lines.append(f"Caution: the {' and '.join(beaten)} baseline matches or beats every model on ab MSE: these "
-                     "models have not learnt colour beyond it at this training budget.")
+        who = f"the {beaten[0]} baseline matches" if len(beaten) == 1 else f"the {' and '.join(beaten)} baselines match"
+        lines.append(f"Caution: {who} or beat every model on ab MSE: these models have not learnt colour beyond "
+                     "it at this training budget.")
+    # the other metrics on which a baseline does at least as well as every model
+    higher_better = {"psnr": True, "ssim": True, "ciede2000": False, "auc": True}
+    for b, e in r["baselines"].items():
+        won = [k for k, hb in higher_better.items() if all(
+            (_f(e["summary"][k]) >= _f(s[m][k]["mean"])) if hb else (_f(e["summary"][k]) <= _f(s[m][k]["mean"]))
+            for m in models)]
+        if won and b not in beaten:
+            names = " and ".join(METRIC_LABELS[k][0] for k in won)
+            lines.append(f"On {names} the {b} baseline does as well as or better than every model: per-pixel metrics "
+                         "reward a safe, desaturated guess over a plausible colour that is wrong, so read them beside "
+                         "ab MSE and colourfulness.")
     if "unet" in models and "unet_noskip" in models:
         p = _pair(r, "unet", "unet_noskip", "ab_mse")
         if p:
@@ -449,8 +463,8 @@ def _verdict(r: dict) -> tuple[list[str], list[str]]:
     if "JPEG" in r["data"]["name"]:
         study_lines.append(
             "Data caveat: these numbers are on CIFAR-10 (JPEG copy), re-encoded at JPEG quality 75 with 4:2:0 chroma "
-            "subsampling, whose colour channels are smoother than the official release's; colour errors come out "
-            "lower than they would on official CIFAR-10, so they are not directly comparable with the study's.")
+            "subsampling, whose colour channels are smoother than the official release's; colour errors are likely "
+            "lower than on official CIFAR-10, so they are not directly comparable with the study's.")
     if not full:
         study_lines.append("Losses after fewer epochs on less data are expected to be higher than the study's; "
                            "run the study preset for a like-for-like comparison.")

@@ -42,7 +42,8 @@ def paired_test(a: torch.Tensor, b: torch.Tensor, reps: int = 2000, level: float
         ii = torch.randint(0, N, (N,), generator=g)
         means[r] = d[si[r]][:, ii].mean()
     lo, hi = torch.quantile(means, torch.tensor([(1 - level) / 2, (1 + level) / 2], dtype=torch.float64)).tolist()
-    p_boot = min(1.0, 2 * min((means <= 0).double().mean().item(), (means >= 0).double().mean().item()))
+    # two-sided; a bootstrap cannot resolve p below 1/reps, so that is its floor (never a bare 0)
+    p_boot = min(1.0, max(1.0 / reps, 2 * min((means <= 0).double().mean().item(), (means >= 0).double().mean().item())))
     per_image = d.mean(0)
     t = sps.ttest_1samp(per_image.numpy(), 0.0) if N > 1 else None
     return {
@@ -53,5 +54,6 @@ def paired_test(a: torch.Tensor, b: torch.Tensor, reps: int = 2000, level: float
         "p_ttest_images": float(t.pvalue) if t is not None else float("nan"),
         "seeds_a_higher": int((d.mean(1) > 0).sum()),
         "seeds": S,
+        "bootstrap_reps": reps,
         "significant": bool(lo > 0 or hi < 0),
     }
