@@ -1,13 +1,14 @@
 """How well do weights colorize real photos? PSNR, SSIM and colourfulness against the originals, beside
 the "gray" baseline, for several network sizes (the `--size` of `colorbench colorize`).
 
-    python recipes/photo_eval.py PHOTOS [--weights W] [--sizes 32 64 128 256] [--limit 200]
+    python recipes/photo_eval.py PHOTOS [--weights W] [--sizes 32 64 128 256] [--limit 200] [--json F]
 
 PHOTOS: a folder, a .tar of photos, or "skimage" (the colour photos that scikit-image ships).
 Photos without colour (grayscale, or nearly: mean chroma under 2 LAB units) are left out and counted.
 """
 
 import argparse
+import json
 import tarfile
 from pathlib import Path
 
@@ -52,6 +53,7 @@ def main() -> None:
     ap.add_argument("--weights", default=None)
     ap.add_argument("--sizes", type=int, nargs="+", default=[32, 64, 128, 256])
     ap.add_argument("--limit", type=int, default=200)
+    ap.add_argument("--json", default=None, help="also write the table here (the model card quotes it)")
     args = ap.parse_args()
     model, info = load_colorizer(args.weights)
     rows = {s: {"psnr": [], "ssim": [], "color": []} for s in ["gray", *args.sizes]}
@@ -80,6 +82,11 @@ def main() -> None:
     print(f"{'size':>6} {'PSNR dB':>8} {'SSIM':>7} {'colourfulness':>14}")
     for s, r in rows.items():
         print(f"{s:>6} {sum(r['psnr']) / n:8.2f} {sum(r['ssim']) / n:7.4f} {sum(r['color']) / n:14.2f}")
+    if args.json:
+        table = {str(s): {k: sum(v) / n for k, v in r.items()} for s, r in rows.items()}
+        Path(args.json).write_text(json.dumps({"photos": Path(args.photos).name, "n": n, "left_out": no_colour,
+                                               "truth_colourfulness": sum(truth_color) / n, "by_size": table,
+                                               "names": names}, indent=1))
     if args.photos == "skimage":
         for i, name in enumerate(names):
             print(f"  {name:<22} " + "  ".join(f"{s}: {rows[s]['psnr'][i]:.2f} dB / {rows[s]['color'][i]:.1f}"

@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 
 from colorbench.color import lab_to_rgb, rgb_to_lab
-from colorbench.colorize import colorize, colorize_files, fit_gamut, plan
+from colorbench.colorize import colorize, colorize_files, fit_gamut, plan, summary_line
 from colorbench.data import DataError
 from colorbench.models import create_model, save_model
 
@@ -124,8 +124,11 @@ def test_folder_run_skips_bad_files_and_a_second_run_changes_nothing(weights, tm
         tol = 1 if name.endswith(".png") else 3  # JPEG re-encoding adds its own error
         assert (L_of(a) - L_of(b)).abs().mean() * 2.55 <= tol
     before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
-    again = colorize_files([str(src)], out, weights=weights, progress=False, log=lambda *_: None)
+    lines.clear()
+    again = colorize_files([str(src)], out, weights=weights, progress=False, log=lines.append)
     assert not any(o.done for o in again)
+    assert len(lines) == 2  # the bad files again; outputs already there are only counted
+    assert summary_line(again, out).startswith("done 0, skipped 11 (9 already done (--overwrite to redo), 2 unreadable)")
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == before
     assert all(("exists" in o.reason) or o.src.name in skipped for o in again)
     assert list(src.rglob("*")) and not list(src.rglob("*colorized*"))  # input untouched
@@ -185,3 +188,61 @@ def test_onnx_export_matches_pytorch(name, tmp_path):
         with torch.no_grad():
             want = m(x).numpy()
         assert got.shape == want.shape and np.abs(got - want).max() < 1e-4
+
+
+# ---------------------------------------------------------------------------------------------
+# the weights the package ships
+
+
+def test_shipped_weights_are_small_and_their_card_is_their_metadata():
+    from colorbench.colorize import default_weights, load_colorizer, model_card
+    from colorbench.models import list_models
+    from safetensors import safe_open
+
+    path = default_weights()
+    assert path.is_file(), "the package must ship default weights (bash recipes/default-weights.sh)"
+    assert path.stat().st_size < 5 * 2**20
+    with safe_open(str(path), "pt") as f:
+        assert {f.get_tensor(k).dtype for k in f.keys()} == {torch.float16}
+    model, info = load_colorizer()
+    assert info["model"]["name"] in list_models() and 16 <= info["recommended_size"] <= 512
+    assert (path.parent / "MODEL_CARD.md").read_text() == model_card(info, path)
+    card = info["card"]
+    assert card["test_images"] == 10_000  # figures on the whole test set
+    assert card["test_metrics"]["ab_mse"] < card["test_baselines"]["gray"]["ab_mse"]
+
+
+def test_shipped_weights_colour_a_real_photo():
+    """A photo that is not CIFAR (scikit-image's cat), full size, gray in, colour out."""
+    skdata = pytest.importorskip("skimage.data", reason="scikit-image is not installed")
+    truth = skdata.chelsea()
+    gray = Image.fromarray(truth).convert("L")
+    out = np.asarray(colorize(gray))
+    assert out.shape == truth.shape
+    lab_out = rgb_to_lab(torch.from_numpy(out / 255.0).permute(2, 0, 1))
+    lab_in = rgb_to_lab(torch.from_numpy(np.asarray(gray.convert("RGB")) / 255.0).permute(2, 0, 1))
+    assert (lab_out[0] - lab_in[0]).abs().max() <= 1.0  # lightness kept, within one level
+    chroma = lab_out[1:].norm(dim=0)
+    assert chroma.mean() > 3  # coloured, not left gray
+    # closer to the true colours than leaving it gray
+    lab_true = rgb_to_lab(torch.from_numpy(truth / 255.0).permute(2, 0, 1))
+    assert ((lab_out[1:] - lab_true[1:]) ** 2).mean() < (lab_true[1:] ** 2).mean()
+
+
+def test_cli_colorize_and_export_use_the_shipped_weights(tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    Image.fromarray(photo()).convert("L").save(tmp_path / "old.png")
+    r = subprocess.run([sys.executable, "-m", "colorbench.cli", "colorize", str(tmp_path / "old.png"), "-o",
+                        str(tmp_path / "out"), "--quiet"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert Image.open(tmp_path / "out" / "old.png").size == (64, 48)
+    r = subprocess.run([sys.executable, "-m", "colorbench.cli", "export", "--onnx", str(tmp_path / "m.onnx")],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    from colorbench.colorize import load_colorizer
+
+    model, _ = load_colorizer()
+    x = torch.rand(2, 1, 40, 60)
+    got = ort.InferenceSession(str(tmp_path / "m.onnx")).run(None, {"L": x.numpy()})[0]
+    with torch.no_grad():
+        assert np.abs(got - model(x).numpy()).max() < 1e-4

@@ -161,6 +161,15 @@ def test_evaluate_command_on_a_checkpoint(done, tmp_path):
     r = evaluate_checkpoint(out / "runs" / "cnn-s0", test_limit=50, progress=False)
     assert r["test_images"] == 50 and r["model"]["name"] == "cnn"
     assert 0 < r["summary"]["ab_mse"] < 1000 and 0 < r["summary"]["ssim"] <= 1
+    # the gray baseline beside it: ab = 0, so its ab MSE is the images' mean (a^2 + b^2) / 2, by skimage
+    skcolor = pytest.importorskip("skimage.color")
+    from colorbench.data import load_dataset
+
+    test = compare_mod._test_split(load_dataset("sample", progress=False), 50)
+    lab = skcolor.rgb2lab(test.images.permute(0, 2, 3, 1).numpy() / 255.0)
+    gray = r["baselines"]["gray"]
+    assert gray["ab_mse"] == pytest.approx((lab[..., 1:] ** 2).mean(), rel=1e-4)
+    assert gray["colorfulness"] < 0.5 and gray["colorfulness_true"] == r["summary"]["colorfulness_true"]
     cli = subprocess.run([sys.executable, "-m", "colorbench.cli", "evaluate", str(out / "runs" / "cnn-s0"),
                           "--test-limit", "50", "--quiet", "--json", str(tmp_path / "e.json")],
                          capture_output=True, text=True)

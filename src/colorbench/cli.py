@@ -105,9 +105,11 @@ def cmd_evaluate(args) -> None:
     r = evaluate_checkpoint(args.checkpoint, data=args.data, test_limit=args.test_limit, device=args.device,
                             progress=not args.quiet)
     s = r["summary"]
+    gray = r["baselines"]["gray"]
     print(f"{r['model']['name']} on {r['test_images']:,} test images of {r['data']}:")
+    print(f"  {'':<18} {'model':>9} {'gray (ab = 0)':>14}")
     for k, v in s.items():
-        print(f"  {k:<18} {v:.5g}")
+        print(f"  {k:<18} {v:9.5g} {gray[k]:14.5g}")
     print(f"  {'inference img/s':<18} {r['inference_images_per_s']:.0f}")
     if args.json:
         Path(args.json).write_text(json.dumps(r, indent=1))

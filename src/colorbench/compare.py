@@ -284,4 +284,7 @@ def evaluate_checkpoint(path: str | os.PathLike, data: str | None = None, test_l
     test = _test_split(ds, test_limit)
     r = evaluate(model_predictor(model, dev), test.images, test.labels, ds.classes, device=dev)
     r.pop("per_image")
-    return {"checkpoint": str(path), "model": info["model"], "data": ds.name, "test_images": len(test), **r}
+    # the gray baseline on the same images, so a reader sees what the model adds
+    gray = evaluate(gray_predictor(), test.images, test.labels, ds.classes, device=dev)["summary"]
+    return {"checkpoint": str(path), "model": info["model"], "data": ds.name, "test_images": len(test), **r,
+            "baselines": {"gray": gray}}

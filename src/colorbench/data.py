@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 from safetensors.torch import load_file, save_file
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
@@ -111,7 +111,11 @@ def read_image(data: bytes | Path, name: str = "") -> tuple[np.ndarray, np.ndarr
             img.load()
             return to_rgb_array(img)
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
-        raise DataError(f"{name or data}: cannot read as an image ({e})") from None
+        why = str(e)
+        if isinstance(e, UnidentifiedImageError):
+            size = len(data) if isinstance(data, bytes) else Path(data).stat().st_size
+            why = "empty file" if size == 0 else "not a picture file in a format colorbench can read"
+        raise DataError(f"{name or data}: cannot read as an image ({why})") from None
 
 
 def _flatten_alpha(rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
