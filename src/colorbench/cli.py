@@ -72,7 +72,7 @@ def cmd_train(args) -> None:
 
     cfg = preset(args.preset, **config_overrides(args, TrainConfig))
     out = Path(args.out or f"runs/{cfg.model}-s{cfg.seed}")
-    print(f"training {cfg.model} ({args.preset} preset: {cfg.epochs} epochs, batch {cfg.batch_size}, lr {cfg.lr}) "
+    print(f"training {cfg.model} ({args.preset} preset: {cfg.epochs} epoch{'s' * (cfg.epochs != 1)}, batch {cfg.batch_size}, lr {cfg.lr}) "
           f"on {cfg.data} -> {out}")
     m = train(cfg, out, resume=args.resume, overwrite=args.overwrite, progress=not args.quiet)
     print(f"done: train loss {m['final_train_loss']:.5f}, val loss {m['final_val_loss']:.5f}, "

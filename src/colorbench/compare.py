@@ -143,7 +143,7 @@ def compare(cfg: CompareConfig, train_overrides: dict, out: Path, resume: bool =
     ds = load_dataset(base.data, size=base.size or None, progress=progress)
     test = _test_split(ds, test_limit)
     device = resolve_device(base.device)
-    log(f"comparing {', '.join(cfg.models)} x {cfg.seeds} seeds ({cfg.preset} preset: {base.epochs} epochs on "
+    log(f"comparing {', '.join(cfg.models)} x {cfg.seeds} seeds ({cfg.preset} preset: {base.epochs} epoch{'s' * (base.epochs != 1)} on "
         f"{base.train_limit or 'all'} training images; {len(test):,} test images of {ds.name}) -> {out}")
 
     # baselines: no training, evaluated on validation (the study's loss) and test

@@ -189,6 +189,7 @@ def plot_losses(r: dict) -> bytes:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     models = list(r["models"])
     col = _colors(models)
@@ -203,6 +204,7 @@ def plot_losses(r: dict) -> bytes:
                        label=f"{b} (val)" if key == "val_loss" else None)
         ax.set_title(title)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole epochs only
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("MSE of ab/128")
     axes[1].legend(fontsize=8)
@@ -415,8 +417,9 @@ def _verdict(r: dict) -> tuple[list[str], list[str]]:
                      f"{p['seeds'] - p['seeds_a_higher']} of {p['seeds']} seeds.")
     beaten = [b for b, e in r["baselines"].items() if _f(e["summary"]["ab_mse"]) <= _f(s[best]["ab_mse"]["mean"])]
     if beaten:
-        who = f"the {beaten[0]} baseline matches" if len(beaten) == 1 else f"the {' and '.join(beaten)} baselines match"
-        lines.append(f"Caution: {who} or beat every model on ab MSE: these models have not learnt colour beyond "
+        who = (f"the {beaten[0]} baseline matches or beats" if len(beaten) == 1
+               else f"the {' and '.join(beaten)} baselines match or beat")
+        lines.append(f"Caution: {who} every model on ab MSE: these models have not learnt colour beyond "
                      "it at this training budget.")
     # the other metrics on which a baseline does at least as well as every model
     higher_better = {"psnr": True, "ssim": True, "ciede2000": False, "auc": True}
@@ -447,7 +450,7 @@ def _verdict(r: dict) -> tuple[list[str], list[str]]:
         "The study trained each model once for 10 epochs on official CIFAR-10 and reported a validation loss of 0.0093 "
         "(CNN) and 0.0091 (U-Net), and an 'average MSE' of 138.58 (CNN) and 156.44 (U-Net) from 5 test images. Its "
         "U-Net code had no skip connections: our unet_noskip is that network, unet the real one.")
-    setting = ("the full protocol" if full else f"a shortened protocol ({cfg['epochs']} epochs on "
+    setting = ("the full protocol" if full else f"a shortened protocol ({cfg['epochs']} epoch{'s' * (cfg['epochs'] != 1)} on "
                f"{cfg['train_limit'] or 'all'} training images)")
     vl = ", ".join(f"{m} {_f(s[m]['val_loss']['mean']):.5f} ± {_f(s[m]['val_loss']['ci']):.5f}" for m in models)
     study_lines.append(f"Here, with {setting} over {r['config']['compare']['seeds']} seeds, validation losses are: {vl}.")
@@ -478,7 +481,7 @@ def build_report(folder: Path) -> tuple[str, list]:
     r = from_strict_json(json.loads((folder / "results.json").read_text()))
     cfg, d = r["config"], r["data"]
     title = f"colorbench compare: {', '.join(r['models'])} on {d['name']}"
-    setup = (f"Preset {cfg['compare']['preset']}: {cfg['train']['epochs']} epochs, batch {cfg['train']['batch_size']}, "
+    setup = (f"Preset {cfg['compare']['preset']}: {cfg['train']['epochs']} epoch{'s' * (cfg['train']['epochs'] != 1)}, batch {cfg['train']['batch_size']}, "
              f"Adam lr {cfg['train']['lr']}, MSE on ab/128, augmentation {'on' if cfg['train']['augment'] else 'off'}; "
              f"{d['train_images']:,} training / {d['val_images']:,} validation images (seeded stratified "
              f"{1 - cfg['train']['val_fraction']:.0%}/{cfg['train']['val_fraction']:.0%} split), {d['test_images']:,} "
