@@ -96,7 +96,7 @@ def _gamma_lut(device: torch.device, dtype: torch.dtype) -> torch.Tensor:
 
 
 @torch.no_grad()
-def uint8_to_lab(images: torch.Tensor, dtype: torch.dtype = torch.float32, chunk: int = 128) -> torch.Tensor:
+def uint8_to_lab(images: torch.Tensor, dtype: torch.dtype = torch.float32, chunk: int = 512) -> torch.Tensor:
     """uint8 RGB (B, 3, H, W) -> normalised LAB (B, 3, H, W): channel 0 is L/100, 1-2 are ab/128.
 
     The fast path for whole datasets (same values as `normalize_lab(rgb_to_lab(x / 255))`): gamma by
