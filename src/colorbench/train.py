@@ -96,6 +96,8 @@ def augment(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
 
 def to_lab(images: torch.Tensor, device: torch.device, chunk: int = 8192) -> torch.Tensor:
     """uint8 (N, 3, H, W) -> normalised LAB float32 on `device`, converted in chunks to bound memory."""
+    if images.device == torch.device(device):
+        return uint8_to_lab(images)  # chunks internally, writing straight into its result
     out = torch.empty(images.shape, dtype=torch.float32, device=device)
     for i in range(0, len(images), chunk):
         out[i : i + chunk] = uint8_to_lab(images[i : i + chunk].to(device, non_blocking=True))
