@@ -139,7 +139,7 @@ def test_internal_error_keeps_serving(url, monkeypatch):
     def boom(*a):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("colorbench.serve.colorize_array", boom)
+    monkeypatch.setattr("colorbench.serve.colorize_lightness", boom)
     status, r = post(url, png(np.zeros((30, 40, 3), np.uint8)))
     assert status == 500 and r["error"] == "internal error: boom"
     monkeypatch.undo()

@@ -68,10 +68,10 @@ def cmd_models(args) -> None:
 
 
 def cmd_train(args) -> None:
-    from .train import TrainConfig, preset, train
+    from .train import TrainConfig, preset, run_name, train
 
     cfg = preset(args.preset, **config_overrides(args, TrainConfig))
-    out = Path(args.out or f"runs/{cfg.model}-s{cfg.seed}")
+    out = Path(args.out) if args.out else Path("runs") / run_name(cfg.model, cfg.seed)
     print(f"training {cfg.model} ({args.preset} preset: {cfg.epochs} epoch{'s' * (cfg.epochs != 1)}, batch {cfg.batch_size}, lr {cfg.lr}) "
           f"on {cfg.data} -> {out}")
     m = train(cfg, out, resume=args.resume, overwrite=args.overwrite, progress=not args.quiet)
@@ -98,9 +98,7 @@ def cmd_compare(args) -> None:
 
 
 def cmd_evaluate(args) -> None:
-    import json
-
-    from .compare import evaluate_checkpoint
+    from .compare import evaluate_checkpoint, write_json
 
     r = evaluate_checkpoint(args.checkpoint, data=args.data, test_limit=args.test_limit, device=args.device,
                             progress=not args.quiet)
@@ -112,7 +110,7 @@ def cmd_evaluate(args) -> None:
         print(f"  {k:<18} {v:9.5g} {gray[k]:14.5g}")
     print(f"  {'inference img/s':<18} {r['inference_images_per_s']:.0f}")
     if args.json:
-        Path(args.json).write_text(json.dumps(r, indent=1))
+        write_json(Path(args.json), r)
         print(f"all figures (per class, error curve): {args.json}")
 
 

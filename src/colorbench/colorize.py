@@ -69,44 +69,64 @@ def predict_ab(model: torch.nn.Module, L: torch.Tensor, size: int) -> torch.Tens
     return ab
 
 
-def fit_gamut(L: torch.Tensor, ab: torch.Tensor, steps: int = 8) -> torch.Tensor:
-    """Scale each out-of-gamut pixel's chroma down (bisection on the factor) until its sRGB colour
-    is representable: clipping R, G, B instead would change the lightness the user gave us.
-    L (B, 1, H, W), ab (B, 2, H, W) in LAB units."""
+def _in_gamut(rgb: torch.Tensor) -> torch.Tensor:
+    """(*, 3, H, W) unclipped sRGB -> (*, H, W): representable (within rounding)?"""
+    return ((rgb >= -1e-4) & (rgb <= 1 + 1e-4)).all(-3)
 
-    def inside(L_: torch.Tensor, ab_: torch.Tensor) -> torch.Tensor:
-        rgb = lab_to_rgb(torch.cat([L_, ab_], dim=-3), clip=False)
-        return ((rgb >= -1e-4) & (rgb <= 1 + 1e-4)).all(-3)
 
-    ok = inside(L, ab)  # (B, H, W)
-    if bool(ok.all()):
-        return ab
-    # the out-of-gamut pixels only, as n tiny (3, 1, 1) images
-    lab = torch.cat([L, ab], dim=1).permute(0, 2, 3, 1).reshape(-1, 3)
-    bad = ~ok.flatten()
-    Lo, abo = lab[bad, :1, None, None], lab[bad, 1:, None, None]
-    lo, hi = torch.zeros(len(Lo), 1, 1, 1), torch.ones(len(Lo), 1, 1, 1)
+def _shrink_chroma(lab: torch.Tensor, steps: int) -> torch.Tensor:
+    """(n, 3) out-of-gamut LAB pixels -> the same L and hue with the largest chroma (bisection on the
+    factor) whose sRGB colour is representable: clipping R, G, B instead would change the lightness."""
+    Lo, abo = lab[:, :1, None, None], lab[:, 1:, None, None]  # as n tiny (3, 1, 1) images
+    lo, hi = torch.zeros(len(lab), 1, 1, 1), torch.ones(len(lab), 1, 1, 1)
     for _ in range(steps):
         mid = (lo + hi) / 2
-        good = inside(Lo, abo * mid)[:, None]
+        good = _in_gamut(lab_to_rgb(torch.cat([Lo, abo * mid], 1), clip=False))[:, None]
         lo, hi = torch.where(good, mid, lo), torch.where(good, hi, mid)
-    lab[bad, 1:] = (abo * lo).flatten(1)  # lo is always inside: factor 0 is gray
-    B, _, H, W = L.shape
-    return lab.view(B, H, W, 3).permute(0, 3, 1, 2)[:, 1:]
+    return torch.cat([lab[:, :1], (abo * lo).flatten(1)], 1)  # lo is always inside: factor 0 is gray
+
+
+def fit_gamut(L: torch.Tensor, ab: torch.Tensor, steps: int = 8) -> torch.Tensor:
+    """ab with each out-of-gamut pixel's chroma scaled down until its sRGB colour is representable.
+    L (B, 1, H, W), ab (B, 2, H, W) in LAB units."""
+    lab = torch.cat([L, ab], dim=1)
+    bad = ~_in_gamut(lab_to_rgb(lab, clip=False))  # (B, H, W)
+    if bool(bad.any()):
+        pixels = lab.permute(0, 2, 3, 1)  # a view: writing its rows writes lab
+        pixels[bad] = _shrink_chroma(pixels[bad], steps)
+    return lab[:, 1:]
+
+
+def colorize_lightness(L: torch.Tensor, model: torch.nn.Module, size: int, steps: int = 8) -> torch.Tensor:
+    """L (B, 1, H, W) in LAB units -> colorized sRGB float (B, 3, H, W) in [0, 1], chroma fitted to the
+    gamut as `fit_gamut` does, with one full-resolution LAB -> RGB pass instead of two."""
+    lab = torch.cat([L, predict_ab(model, L, size)], dim=1)
+    rgb = lab_to_rgb(lab, clip=False)
+    bad = ~_in_gamut(rgb)
+    if bool(bad.any()):
+        fixed = _shrink_chroma(lab.permute(0, 2, 3, 1)[bad], steps)
+        rgb.permute(0, 2, 3, 1)[bad] = lab_to_rgb(fixed[:, :, None, None], clip=False)[:, :, 0, 0]
+    return rgb.clamp(0, 1)
 
 
 def colorize_tensor(rgb: torch.Tensor, model: torch.nn.Module, size: int) -> torch.Tensor:
     """sRGB float (B, 3, H, W) in [0, 1] (colour or gray) -> colorized sRGB float (B, 3, H, W)."""
-    L = rgb_to_lab(rgb)[:, :1]
-    ab = fit_gamut(L, predict_ab(model, L, size))
-    return lab_to_rgb(torch.cat([L, ab], dim=1))
+    return colorize_lightness(rgb_to_lab(rgb)[:, :1], model, size)
+
+
+def to_float(rgb: np.ndarray) -> torch.Tensor:
+    """uint8 (H, W, 3) -> float (1, 3, H, W) in [0, 1], an own copy."""
+    return torch.from_numpy(np.array(rgb, dtype=np.uint8)).permute(2, 0, 1)[None].float() / 255
+
+
+def to_uint8(rgb: torch.Tensor) -> np.ndarray:
+    """float (1, C, H, W) in [0, 1] -> uint8 (H, W, C)."""
+    return (rgb[0].permute(1, 2, 0) * 255).round().to(torch.uint8).numpy()
 
 
 def colorize_array(rgb: np.ndarray, model: torch.nn.Module, size: int) -> np.ndarray:
     """uint8 (H, W, 3) -> colorized uint8 (H, W, 3)."""
-    x = torch.from_numpy(np.array(rgb, dtype=np.uint8)).permute(2, 0, 1)[None].float() / 255  # own copy
-    out = colorize_tensor(x, model, size)
-    return (out[0].permute(1, 2, 0) * 255).round().to(torch.uint8).numpy()
+    return to_uint8(colorize_tensor(to_float(rgb), model, size))
 
 
 def colorize(image, weights: str | os.PathLike | None = None, size: int | None = None, device: str = "cpu"):

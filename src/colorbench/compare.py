@@ -28,11 +28,11 @@ from safetensors.torch import load_file, save_file
 
 from . import __version__
 from .color import lab_to_uint8, uint8_to_lab
-from .data import Dataset, Split, load_dataset, stratified_split
+from .data import Dataset, Split, atomic_write_text, load_dataset, stratified_split
 from .evaluate import METRICS, evaluate, gray_predictor, mean_color_predictor, model_predictor
 from .models import count_params, create_model, forward_flops, load_model
 from .stats import mean_ci, paired_test
-from .train import TrainingError, preset, resolve_device, train
+from .train import TrainingError, preset, resolve_device, run_name, train
 
 # What the study published (one seed; "average MSE" in ab units from 5 test images; official CIFAR-10)
 STUDY = {
@@ -67,6 +67,11 @@ def strict_json(x):
     return x
 
 
+def write_json(path: Path, obj) -> None:
+    """Strict JSON (see `strict_json`), written atomically."""
+    atomic_write_text(Path(path), json.dumps(strict_json(obj), indent=1, allow_nan=False))
+
+
 def from_strict_json(x):
     """Inverse of `strict_json`."""
     if isinstance(x, str) and x in ("inf", "-inf", "nan"):
@@ -78,17 +83,11 @@ def from_strict_json(x):
     return x
 
 
-def run_name(model: str, seed: int) -> str:
-    return f"{model}-s{seed}"
-
-
 def _save_eval(folder: Path, result: dict, extra: dict) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     save_file({k: v.contiguous() for k, v in result["per_image"].items()}, str(folder / "per_image.safetensors"))
     body = {k: v for k, v in result.items() if k != "per_image"}
-    tmp = folder / ".eval.json.tmp"
-    tmp.write_text(json.dumps(strict_json({**body, **extra}), indent=1, allow_nan=False))
-    os.replace(tmp, folder / "eval.json")  # written last: its presence means the evaluation is complete
+    write_json(folder / "eval.json", {**body, **extra})  # written last: its presence means the evaluation is complete
 
 
 def _load_eval(folder: Path) -> dict | None:
@@ -185,9 +184,7 @@ def compare(cfg: CompareConfig, train_overrides: dict, out: Path, resume: bool =
     _save_samples(out, cfg, ds, test, runs, device)
     results = _results(cfg, base, ds, test, runs, baselines, len(train_idx), len(val_idx), device)
     results["wall_time_s"] = prior_wall + time.perf_counter() - t_start
-    tmp = out / ".results.json.tmp"
-    tmp.write_text(json.dumps(strict_json(results), indent=1, allow_nan=False))
-    os.replace(tmp, out / "results.json")
+    write_json(out / "results.json", results)
 
     from .report import write_report
 

@@ -161,7 +161,7 @@ def content_md5(path: Path) -> str:
         memo = {}
     if key not in memo:
         memo[key] = _md5_file(path)
-        _atomic_write_text(memo_file, json.dumps(memo, indent=0))
+        atomic_write_text(memo_file, json.dumps(memo, indent=0))
     return memo[key]
 
 
@@ -176,7 +176,8 @@ def _listing_md5(folder: Path) -> str:
     return h.hexdigest()
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write via a temp file + rename: a crash never leaves a half-written file under the real name."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(text)

@@ -26,8 +26,8 @@ from .color import AB_SCALE, denormalize_lab, lab_to_rgb, uint8_to_lab
 METRICS = ["mse", "ab_mse", "psnr", "ssim", "ciede2000", "colorfulness", "colorfulness_true", "auc"]
 HIGHER_IS_BETTER = {"mse": False, "ab_mse": False, "psnr": True, "ssim": True, "ciede2000": False,
                     "colorfulness": True, "colorfulness_true": True, "auc": True}
-THRESHOLDS = torch.arange(151)
-PSNR_CAP = 100.0  # dB: an exact 8-bit match (inf) counts as this in means and paired tests  # ab error thresholds 0..150 for the cumulative curve
+THRESHOLDS = torch.arange(151)  # ab error thresholds 0..150 for the cumulative curve
+PSNR_CAP = 100.0  # dB: an exact 8-bit match (inf) counts as this in means and paired tests
 
 
 def psnr(a: torch.Tensor, b: torch.Tensor, data_range: float = 255.0) -> torch.Tensor:

@@ -21,6 +21,7 @@ from PIL import Image, ImageDraw
 
 from .color import uint8_to_lab
 from .data import Dataset
+from .evaluate import HIGHER_IS_BETTER
 
 # ---------------------------------------------------------------------------------------------
 # image grids (also used by `colorbench data`)
@@ -44,6 +45,12 @@ def tile(rows: list[list[torch.Tensor]], scale: int = 1, gap: int = 2, labels: l
                 img = img.resize((w, h), Image.NEAREST)
             canvas.paste(img, (label_width + gap + c * (w + gap), y))
     return canvas
+
+
+def _tile_png(rows: list[list[torch.Tensor]], labels: list[str], scale: int) -> bytes:
+    buf = io.BytesIO()
+    tile(rows, scale=scale, labels=labels, label_width=90).save(buf, "PNG")
+    return buf.getvalue()
 
 
 def gray(images: torch.Tensor) -> torch.Tensor:
@@ -81,14 +88,15 @@ class Num:
     ci: Num | None = None
     scale: float = 1.0  # shown as value / scale (e.g. FLOPs as GFLOPs)
 
-    def text(self) -> str:
+    def has_ci(self) -> bool:
+        return self.ci is not None and math.isfinite(_f(self.ci.value))
+
+    def text(self, with_ci: bool = True) -> str:
         if isinstance(self.value, int) and self.scale == 1:
             return format(self.value, self.fmt)
         v = _f(self.value) / self.scale
         s = "inf" if math.isinf(v) and v > 0 else "nan" if math.isnan(v) else format(v, self.fmt)
-        if self.ci is not None and math.isfinite(_f(self.ci.value)):
-            s += " ± " + self.ci.text()
-        return s
+        return s + " ± " + self.ci.text() if with_ci and self.has_ci() else s
 
 
 @dataclass
@@ -109,14 +117,15 @@ def _f(v) -> float:
     return float(v) if v is not None else float("nan")
 
 
+def _span(n: Num, cls: str = "num") -> str:
+    """A number traceable to results.json: its key, exact value and display scale ride along."""
+    return (f'<span class="{cls}" data-key="{html.escape(n.key)}" data-value="{html.escape(str(n.value))}" '
+            f'data-scale="{n.scale:g}">{html.escape(n.text(with_ci=False))}</span>')
+
+
 def _cell_html(c) -> str:
     if isinstance(c, Num):
-        out = (f'<span class="num" data-key="{html.escape(c.key)}" data-value="{html.escape(str(c.value))}" '
-               f'data-scale="{c.scale:g}">{html.escape(Num(c.value, c.key, c.fmt, scale=c.scale).text())}</span>')
-        if c.ci is not None and math.isfinite(_f(c.ci.value)):
-            out += (f' ± <span class="num ci" data-key="{html.escape(c.ci.key)}" '
-                    f'data-value="{html.escape(str(c.ci.value))}" data-scale="{c.ci.scale:g}">'
-                    f"{html.escape(c.ci.text())}</span>")
+        out = _span(c) + (" ± " + _span(c.ci, "num ci") if c.has_ci() else "")
         return f'<td class="r">{out}</td>'
     return f"<td>{html.escape(str(c))}</td>"
 
@@ -170,9 +179,18 @@ def render_md(title: str, blocks: list) -> str:
 # plots
 
 
-def _png(fig) -> bytes:
+def _pyplot():
+    """matplotlib's pyplot on the file-only Agg backend (no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def _png(fig) -> bytes:
+    plt = _pyplot()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)
@@ -185,11 +203,9 @@ def _colors(names: list[str]) -> dict[str, str]:
 
 
 def plot_losses(r: dict) -> bytes:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
+
+    plt = _pyplot()
 
     models = list(r["models"])
     col = _colors(models)
@@ -212,10 +228,7 @@ def plot_losses(r: dict) -> bytes:
 
 
 def plot_per_class(r: dict, metric: str = "ab_mse") -> bytes:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
 
     classes = r["data"]["classes"]
     series = {m: r["models"][m]["per_class"][metric] for m in r["models"]}
@@ -228,17 +241,14 @@ def plot_per_class(r: dict, metric: str = "ab_mse") -> bytes:
         ax.bar([c + (i - (len(series) - 1) / 2) * w for c in range(len(classes))], [_f(v) for v in vals], w,
                label=name, color=col.get(name))
     ax.set_xticks(range(len(classes)), classes, rotation=30 if len(classes) > 6 else 0)
-    ax.set_ylabel(f"{metric} (lower is better)" if metric in ("ab_mse", "mse", "ciede2000") else metric)
+    ax.set_ylabel(f"{metric} ({'higher' if HIGHER_IS_BETTER[metric] else 'lower'} is better)")
     ax.legend(fontsize=8, ncol=len(series))
     ax.grid(axis="y", alpha=0.3)
     return _png(fig)
 
 
 def plot_error_curve(r: dict) -> bytes:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
 
     col = _colors(list(r["models"]))
     fig, ax = plt.subplots(figsize=(6.5, 4))
@@ -273,20 +283,15 @@ def sample_figures(folder: Path, r: dict) -> list[Figure]:
         return rows, ["L input", "truth"] + preds
 
     figs = []
-    rows, labels = rows_for(s["fixed_index"], models)
-    png = io.BytesIO()
-    tile(rows, scale=scale, labels=labels, label_width=90).save(png, "PNG")
+    png = _tile_png(*rows_for(s["fixed_index"], models), scale)
     classes = r["data"]["classes"]
     names = ", ".join(classes[int(c)] for c in s["labels"][torch.searchsorted(s["index"], s["fixed_index"])])
-    figs.append(Figure("samples_fixed.png", png.getvalue(),
+    figs.append(Figure("samples_fixed.png", png,
                        f"Fixed test images (the first of each class: {names}): L input, truth, and each model "
                        "(seed 0). Columns are images."))
     for m in models:
         idx = torch.cat([s[f"best_index.{m}"], s[f"worst_index.{m}"]])
-        rows, labels = rows_for(idx, [m])
-        png = io.BytesIO()
-        tile(rows, scale=scale, labels=labels, label_width=90).save(png, "PNG")
-        figs.append(Figure(f"samples_{m}_best_worst.png", png.getvalue(),
+        figs.append(Figure(f"samples_{m}_best_worst.png", _tile_png(*rows_for(idx, [m]), scale),
                            f"{m} (seed 0): its 4 best test images by ab MSE (left), then its 4 worst (right)."))
     return figs
 
@@ -422,9 +427,8 @@ def _verdict(r: dict) -> tuple[list[str], list[str]]:
         lines.append(f"Caution: {who} every model on ab MSE: these models have not learnt colour beyond "
                      "it at this training budget.")
     # the other metrics on which a baseline does at least as well as every model
-    higher_better = {"psnr": True, "ssim": True, "ciede2000": False, "auc": True}
     for b, e in r["baselines"].items():
-        won = [k for k, hb in higher_better.items() if all(
+        won = [k for k, hb in ((k, HIGHER_IS_BETTER[k]) for k in ("psnr", "ssim", "ciede2000", "auc")) if all(
             (_f(e["summary"][k]) >= _f(s[m][k]["mean"])) if hb else (_f(e["summary"][k]) <= _f(s[m][k]["mean"]))
             for m in models)]
         if won and b not in beaten:

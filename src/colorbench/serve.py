@@ -16,7 +16,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from .color import lab_to_rgb, rgb_to_lab
-from .colorize import colorize_array, load_colorizer, recommended_size
+from .colorize import colorize_lightness, load_colorizer, recommended_size, to_float, to_uint8
 from .data import to_rgb_array
 
 DRAIN_LIMIT = 64 << 20  # read (and drop) at most this much of a refused upload
@@ -121,11 +121,12 @@ def decode(data: bytes, max_pixels: int) -> tuple[np.ndarray, np.ndarray | None]
         raise Refused(400, f"cannot read this image; is the file complete? ({e})") from None
 
 
-def lightness(rgb: np.ndarray) -> np.ndarray:
-    """uint8 (H, W, 3) -> uint8 (H, W): the L channel shown as neutral gray, what the network is given."""
-    lab = rgb_to_lab(torch.tensor(rgb).permute(2, 0, 1)[None].float() / 255)
-    lab[:, 1:] = 0
-    return (lab_to_rgb(lab)[0, 0] * 255).round().to(torch.uint8).numpy()
+def colorize_with_gray(rgb: np.ndarray, model: torch.nn.Module, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 (H, W, 3) -> (colorized uint8 (H, W, 3), its L channel as uint8 gray (H, W): what the
+    network is given); L is computed once for both."""
+    L = rgb_to_lab(to_float(rgb))[:, :1]
+    gray = lab_to_rgb(torch.cat([L, torch.zeros_like(L).expand(-1, 2, -1, -1)], 1))[:, :1]
+    return to_uint8(colorize_lightness(L, model, size)), to_uint8(gray)[..., 0]
 
 
 def png_data_url(a: np.ndarray) -> str:
@@ -204,7 +205,7 @@ class Handler(BaseHTTPRequestHandler):
         srv = self.server
         rgb, alpha = decode(data, srv.max_pixels)
         with srv.lock:  # one photo at a time: memory stays bounded, the cores go to that photo
-            color, gray = colorize_array(rgb, srv.model, srv.size), lightness(rgb)
+            color, gray = colorize_with_gray(rgb, srv.model, srv.size)
         if alpha is not None:  # transparency is kept, as in `colorbench colorize`
             color, gray = np.dstack([color, alpha]), np.dstack([gray, alpha])
         h, w = rgb.shape[:2]

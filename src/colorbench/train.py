@@ -94,6 +94,11 @@ def augment(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
     return x
 
 
+def run_name(model: str, seed: int) -> str:
+    """The default run folder name, as `colorbench train` and `compare` use it."""
+    return f"{model}-s{seed}"
+
+
 def to_lab(images: torch.Tensor, device: torch.device, chunk: int = 8192) -> torch.Tensor:
     """uint8 (N, 3, H, W) -> normalised LAB float32 on `device`, converted in chunks to bound memory."""
     if images.device == torch.device(device):
