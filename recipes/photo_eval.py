@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from colorbench.color import lab_to_rgb, rgb_to_lab
-from colorbench.colorize import colorize_tensor, load_colorizer
+from colorbench.colorize import colorize_lightness, load_colorizer, to_float
 from colorbench.data import read_image
 from colorbench.evaluate import colorfulness, psnr, ssim
 
@@ -59,7 +59,7 @@ def main() -> None:
     rows = {s: {"psnr": [], "ssim": [], "color": []} for s in ["gray", *args.sizes]}
     truth_color, names, no_colour = [], [], 0
     for name, rgb in photos(args.photos, args.limit):
-        x = torch.from_numpy(rgb.copy()).permute(2, 0, 1)[None].float() / 255
+        x = to_float(rgb)
         lab = rgb_to_lab(x)
         if lab[:, 1:].norm(dim=1).mean() < 2:
             no_colour += 1
@@ -67,9 +67,10 @@ def main() -> None:
         names.append(name)
         truth = (x * 255).round()
         truth_color.append(colorfulness(truth).item())
-        gray = x.mean(1, keepdim=True).expand(-1, 3, -1, -1)  # any gray works: only its L is used
-        outs = {"gray": lab_to_rgb(torch.cat([lab[:, :1], torch.zeros_like(lab[:, 1:])], 1))}
-        outs.update({s: colorize_tensor(gray, model, s) for s in args.sizes})
+        # the photo's own L, as `colorbench colorize` uses it (the model sees nothing of a and b)
+        L = lab[:, :1]
+        outs = {"gray": lab_to_rgb(torch.cat([L, torch.zeros_like(lab[:, 1:])], 1))}
+        outs.update({s: colorize_lightness(L, model, s) for s in args.sizes})
         for s, out in outs.items():
             out = (out * 255).round()
             rows[s]["psnr"].append(psnr(out, truth).clamp(max=100).item())
