@@ -21,7 +21,7 @@ fi
 python - "$RUN" "$SIZE" <<'PY'
 import json, sys
 from pathlib import Path
-from colorbench.colorize import package_weights
+from colorbench.card import package_weights
 run, size = Path(sys.argv[1]), int(sys.argv[2])
 m = json.loads((run / "test-metrics.json").read_text())
 photos = [json.loads(p.read_text()) for p in sorted(run.glob("photos-*.json"), reverse=True)]

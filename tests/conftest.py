@@ -63,3 +63,15 @@ def browser(tmp_path):
         return webdriver.Chrome(options=opts, service=Service(executable_path="/usr/bin/chromedriver"))
 
     return make
+
+
+@pytest.fixture(scope="session")
+def micro_compare(tmp_path_factory):
+    """A 2-seed comparison of the three study models on the shipped sample, small enough for CI."""
+    from colorbench.compare import compare
+    from colorbench.config import preset_compare
+
+    out = tmp_path_factory.mktemp("cmp") / "run"
+    report = compare(preset_compare("smoke", seeds=2, test_limit=60), {"train_limit": 64, "epochs": 1, "batch_size": 16,
+                     "eval_batch_size": 200}, out, progress=False, log=lambda *_: None)
+    return out, report

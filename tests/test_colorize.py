@@ -1,5 +1,4 @@
 import io
-import os
 import subprocess
 import sys
 
@@ -169,80 +168,4 @@ def test_cli_colorize_one_line_per_skip_and_a_summary(weights, tmp_path):
     assert f"skipped {src / 'bad.jpg'}: cannot read as an image" in r.stdout + r.stderr
     assert "done 1, skipped 1" in r.stdout
     r = subprocess.run(cmd[:-1] + ["--weights", str(tmp_path / "nope.safetensors")], capture_output=True, text=True)
-    assert r.returncode == 2 and "no such weights file" in r.stderr and "Traceback" not in r.stderr
-
-
-@pytest.mark.parametrize("name", ["cnn", "unet", "unet_noskip"])
-def test_onnx_export_matches_pytorch(name, tmp_path):
-    ort = pytest.importorskip("onnxruntime")
-    from colorbench.colorize import export_onnx
-
-    torch.manual_seed(0)
-    m = create_model(name, width=8).eval()
-    save_model(m, tmp_path / "w.safetensors")
-    path = export_onnx(tmp_path / "w.safetensors", tmp_path / "m.onnx")
-    sess = ort.InferenceSession(str(path))
-    for shape in [(1, 1, 32, 32), (3, 1, 37, 50), (2, 1, 5, 7)]:  # dynamic batch, height, width
-        x = torch.rand(shape)
-        got = sess.run(None, {"L": x.numpy()})[0]
-        with torch.no_grad():
-            want = m(x).numpy()
-        assert got.shape == want.shape and np.abs(got - want).max() < 1e-4
-
-
-# ---------------------------------------------------------------------------------------------
-# the weights the package ships
-
-
-def test_shipped_weights_are_small_and_their_card_is_their_metadata():
-    from colorbench.colorize import default_weights, load_colorizer, model_card
-    from colorbench.models import list_models
-    from safetensors import safe_open
-
-    path = default_weights()
-    assert path.is_file(), "the package must ship default weights (bash recipes/default-weights.sh)"
-    assert path.stat().st_size < 5 * 2**20
-    with safe_open(str(path), "pt") as f:
-        assert {f.get_tensor(k).dtype for k in f.keys()} == {torch.float16}
-    model, info = load_colorizer()
-    assert info["model"]["name"] in list_models() and 16 <= info["recommended_size"] <= 512
-    assert (path.parent / "MODEL_CARD.md").read_text() == model_card(info, path)
-    card = info["card"]
-    assert card["test_images"] == 10_000  # figures on the whole test set
-    assert card["test_metrics"]["ab_mse"] < card["test_baselines"]["gray"]["ab_mse"]
-
-
-def test_shipped_weights_colour_a_real_photo():
-    """A photo that is not CIFAR (scikit-image's cat), full size, gray in, colour out."""
-    skdata = pytest.importorskip("skimage.data", reason="scikit-image is not installed")
-    truth = skdata.chelsea()
-    gray = Image.fromarray(truth).convert("L")
-    out = np.asarray(colorize(gray))
-    assert out.shape == truth.shape
-    lab_out = rgb_to_lab(torch.from_numpy(out / 255.0).permute(2, 0, 1))
-    lab_in = rgb_to_lab(torch.from_numpy(np.asarray(gray.convert("RGB")) / 255.0).permute(2, 0, 1))
-    assert (lab_out[0] - lab_in[0]).abs().max() <= 1.0  # lightness kept, within one level
-    chroma = lab_out[1:].norm(dim=0)
-    assert chroma.mean() > 3  # coloured, not left gray
-    # closer to the true colours than leaving it gray
-    lab_true = rgb_to_lab(torch.from_numpy(truth / 255.0).permute(2, 0, 1))
-    assert ((lab_out[1:] - lab_true[1:]) ** 2).mean() < (lab_true[1:] ** 2).mean()
-
-
-def test_cli_colorize_and_export_use_the_shipped_weights(tmp_path):
-    ort = pytest.importorskip("onnxruntime")
-    Image.fromarray(photo()).convert("L").save(tmp_path / "old.png")
-    r = subprocess.run([sys.executable, "-m", "colorbench.cli", "colorize", str(tmp_path / "old.png"), "-o",
-                        str(tmp_path / "out"), "--quiet"], capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
-    assert Image.open(tmp_path / "out" / "old.png").size == (64, 48)
-    r = subprocess.run([sys.executable, "-m", "colorbench.cli", "export", "--onnx", str(tmp_path / "m.onnx")],
-                       capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
-    from colorbench.colorize import load_colorizer
-
-    model, _ = load_colorizer()
-    x = torch.rand(2, 1, 40, 60)
-    got = ort.InferenceSession(str(tmp_path / "m.onnx")).run(None, {"L": x.numpy()})[0]
-    with torch.no_grad():
-        assert np.abs(got - model(x).numpy()).max() < 1e-4
+    assert r.returncode == 1 and "no such weights file" in r.stderr and "Traceback" not in r.stderr

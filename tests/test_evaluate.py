@@ -8,7 +8,7 @@ from skimage.metrics import structural_similarity
 
 from colorbench.color import rgb_to_lab, uint8_to_lab
 from colorbench.evaluate import (ciede2000, colorfulness, evaluate, gray_predictor, image_metrics,
-                                 mean_color_predictor, psnr, ssim)
+                                 mean_ab, mean_color_predictor, psnr, ssim)
 
 
 def rand_images(n=4, size=32, seed=0):
@@ -113,6 +113,6 @@ def test_evaluate_baselines_and_per_class():
     assert r["summary"]["mse"] == pytest.approx(r["per_image"]["mse"].mean().item())
     assert len(r["curve"]) == 151 and r["curve"][-1] <= 1
     # the mean-colour baseline predicts the training set's mean ab everywhere
-    pred = mean_color_predictor(images[4:])(torch.zeros(1, 1, 2, 2))
+    pred = mean_color_predictor(mean_ab(images[4:]))(torch.zeros(1, 1, 2, 2))
     want = uint8_to_lab(images[4:])[:, 1:].double().mean((0, 2, 3))
     torch.testing.assert_close(pred[0, :, 0, 0].double(), want, atol=1e-6, rtol=0)

@@ -2,6 +2,14 @@ import pytest
 import torch
 
 from colorbench.models import count_params, create_model, forward_flops, list_models, load_model, save_model
+from colorbench.objectives import create_objective, list_objectives
+
+
+def objective(loss: str):
+    """An objective ready to build a model: classification needs its bins, fitted on some ab values."""
+    obj = create_objective(loss)
+    obj.fit(torch.rand(4, 2, 16, 16, generator=torch.Generator().manual_seed(0)) * 1.6 - 0.8)
+    return obj
 
 
 def conv_params(*pairs):
@@ -9,8 +17,11 @@ def conv_params(*pairs):
     return sum(9 * i * o + o for i, o in pairs)
 
 
-def test_registry_lists_the_three_models():
-    assert {"cnn", "unet", "unet_noskip"} <= set(list_models())
+def test_registry_lists_the_models_and_losses():
+    assert {"cnn", "unet", "unet_noskip", "hybrid"} <= set(list_models())
+    assert {"mse", "l1", "ssim", "classification"} <= set(list_objectives())
+    with pytest.raises(ValueError, match="unknown loss 'nope'.*classification"):
+        create_objective("nope")
     with pytest.raises(ValueError, match="unknown model 'nope'.*cnn"):
         create_model("nope")
 
@@ -30,11 +41,18 @@ def test_cnn_flops_match_hand_count():
     assert forward_flops(create_model("cnn"), 32) == want
 
 
+def test_hybrid_is_a_unet_at_the_cnns_cost():
+    cnn, hybrid = create_model("cnn"), create_model("hybrid")
+    assert forward_flops(hybrid, 32) <= 0.15e9 and forward_flops(hybrid, 32) < 1.3 * forward_flops(cnn, 32)
+    assert hybrid.net.skips and any(isinstance(m, torch.nn.BatchNorm2d) for m in hybrid.modules())
+
+
+@pytest.mark.parametrize("loss", list_objectives())
 @pytest.mark.parametrize("name", list_models())
 @pytest.mark.parametrize("hw", [(32, 32), (37, 50), (4, 8), (1, 1)])
-def test_any_size_maps_L_to_ab_in_range(name, hw):
+def test_any_size_maps_L_to_ab_in_range(name, loss, hw):
     torch.manual_seed(0)
-    m = create_model(name).eval()
+    m = create_model(name, objective(loss)).eval()
     L = torch.rand(2, 1, *hw)
     ab = m(L)
     assert ab.shape == (2, 2, *hw)
@@ -43,11 +61,25 @@ def test_any_size_maps_L_to_ab_in_range(name, hw):
         m(torch.rand(2, 3, 8, 8))
 
 
+@pytest.mark.parametrize("loss", list_objectives())
 @pytest.mark.parametrize("name", list_models())
-def test_gradients_reach_every_parameter(name):
-    m = create_model(name)
-    m(torch.rand(2, 1, 16, 16)).pow(2).mean().backward()
+def test_every_objective_trains_every_parameter(name, loss):
+    """One step of each objective's loss reaches every parameter, and it falls with a few Adam steps."""
+    torch.manual_seed(0)
+    obj = objective(loss)
+    m = create_model(name, obj, width=8)
+    L = torch.rand(4, 1, 16, 16)
+    ab = torch.rand(4, 2, 16, 16) * 0.6 - 0.3
+    first = obj.loss(m.raw(L), ab, L)
+    first.backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in m.parameters())
+    opt = torch.optim.Adam(m.parameters(), lr=1e-2)
+    for _ in range(15):
+        opt.zero_grad()
+        loss_ = obj.loss(m.raw(L), ab, L)
+        loss_.backward()
+        opt.step()
+    assert loss_.item() < first.item()
 
 
 def test_skip_connections_carry_encoder_features():
@@ -64,12 +96,14 @@ def test_skip_connections_carry_encoder_features():
     assert spread["unet_noskip"] < 1e-6 < spread["unet"]
 
 
+@pytest.mark.parametrize("loss", list_objectives())
 @pytest.mark.parametrize("name", list_models())
-def test_weights_round_trip(tmp_path, name):
-    m = create_model(name, width=8)
+def test_weights_round_trip(tmp_path, name, loss):
+    obj = objective(loss)
+    m = create_model(name, obj, width=8)
     save_model(m, tmp_path / "w.safetensors", {"note": "hi"})
     m2, info = load_model(tmp_path / "w.safetensors")
-    assert info["model"] == {"name": name, "kwargs": {"width": 8}} and info["note"] == "hi"
+    assert info["model"] == {"name": name, "kwargs": {"width": 8}, "objective": obj.spec()} and info["note"] == "hi"
     x = torch.rand(1, 1, 12, 12)
     torch.testing.assert_close(m.eval()(x), m2(x), rtol=0, atol=0)
     (tmp_path / "bad.safetensors").write_bytes(b"garbage")

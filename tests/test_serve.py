@@ -9,7 +9,6 @@ import threading
 import urllib.error
 import urllib.request
 from contextlib import contextmanager
-from pathlib import Path
 
 import numpy as np
 import pytest

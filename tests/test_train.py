@@ -11,7 +11,9 @@ from safetensors.torch import load_file
 
 from colorbench.data import load_dataset
 from colorbench.models import load_model
-from colorbench.train import TrainConfig, TrainingError, augment, preset, train
+from colorbench.augment import flips_and_turns as augment
+from colorbench.config import TrainConfig, preset_train as preset
+from colorbench.train import TrainingError, train
 
 TINY = dict(data="sample", train_limit=256, epochs=2, batch_size=32, eval_batch_size=200)
 
@@ -23,7 +25,8 @@ def sample():
 
 def test_study_preset_is_the_studys_protocol():
     cfg = preset("study")
-    assert (cfg.epochs, cfg.batch_size, cfg.lr, cfg.val_fraction, cfg.augment) == (10, 64, 1e-3, 0.2, True)
+    assert (cfg.epochs, cfg.batch_size, cfg.lr, cfg.val_fraction, cfg.augment) == (10, 64, 1e-3, 0.2, "study")
+    assert (cfg.loss, cfg.model) == ("mse", "cnn")
     assert cfg == TrainConfig()
     assert preset("quick").epochs == 3 and preset("quick").train_limit == 10_000
     with pytest.raises(ValueError, match="unknown preset"):

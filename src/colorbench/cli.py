@@ -1,4 +1,10 @@
-"""The `colorbench` command: parses, calls one function, prints. No math here."""
+"""The `colorbench` command: parses, calls one function, prints. No math here.
+
+Exit codes: 0 done; 1 the command was valid but failed while running (a missing or unreadable file,
+bad data, a full disk, training that diverged, nothing could be colorized); 2 the command line itself
+is wrong (an unknown option, a bad value or name), caught before any work; 130 interrupted.
+Every error is one line on stderr (`--debug` shows the traceback).
+"""
 
 from __future__ import annotations
 
@@ -7,9 +13,15 @@ import dataclasses
 import sys
 from pathlib import Path
 
-from .data import DataError
+EPILOG = ("Docs and examples: README.md. Errors print one line; --debug shows a traceback. "
+          "Exit codes: 0 done, 1 failed while running, 2 bad command line, 130 interrupted.")
 
-EPILOG = "Docs and examples: README.md. Errors print one line; add --debug for a traceback."
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with usage errors in one line (not a usage dump) and exit code 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def unique_path(path: Path) -> Path:
@@ -22,25 +34,37 @@ def unique_path(path: Path) -> Path:
     return candidate
 
 
-def add_config_args(p: argparse.ArgumentParser, cls, skip: set[str] = frozenset()) -> None:
+def _preset_defaults(name: str, default) -> str:
+    """What each preset sets a training field to, for --help: the default a user will actually get."""
+    from .config import PRESETS
+
+    per = {p: v.train[name] for p, v in PRESETS.items() if name in v.train}
+    if not per:
+        return f"default: {default}"
+    rest = [p for p in PRESETS if p not in per]
+    return "default: " + ", ".join([f"{p} {v}" for p, v in per.items()] + ([f"{'/'.join(rest)} {default}"] if rest else []))
+
+
+def add_config_args(p: argparse.ArgumentParser, cls, skip: set[str] = frozenset(), by_preset: bool = False) -> None:
     """One --option per dataclass field, typed; default None so presets fill what is not given."""
+    from .config import PRESETS
+
     for f in dataclasses.fields(cls):
         if f.name in skip:
             continue
         flag = "--" + f.name.replace("_", "-")
         default = f.default
+        shown = _preset_defaults(f.name, default) if by_preset and any(f.name in v.train for v in PRESETS.values()) \
+            else f"default: {default}"
         if f.type in (bool, "bool"):
-            p.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None,
-                           help=f"(default: {default})")
+            p.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=f"({shown})")
         else:
             typ = {"int": int, "float": float, "str": str}.get(f.type if isinstance(f.type, str) else f.type.__name__, str)
-            p.add_argument(flag, dest=f.name, type=typ, default=None, metavar=f.name.upper(),
-                           help=f"(default: {default})")
+            p.add_argument(flag, dest=f.name, type=typ, default=None, metavar=f.name.upper(), help=f"({shown})")
 
 
 def config_overrides(args: argparse.Namespace, cls) -> dict:
-    return {f.name: getattr(args, f.name) for f in dataclasses.fields(cls)
-            if getattr(args, f.name, None) is not None}
+    return {f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if getattr(args, f.name, None) is not None}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -48,63 +72,77 @@ def config_overrides(args: argparse.Namespace, cls) -> dict:
 
 def cmd_data(args) -> None:
     from .data import describe, load_dataset
-    from .report import data_preview
+    from .figures import data_preview
 
     ds = load_dataset(args.data, size=args.size, progress=not args.quiet)
     print(describe(ds))
     out = Path(args.out) if args.out else unique_path(Path("colorbench-data.png"))
     data_preview(ds, out)
-    print(f"sample grid (RGB | L per image, one row per class): {out}")
+    print(f"sample grid (RGB | gray version per image, one row per class): {out}")
 
 
 def cmd_models(args) -> None:
     from .models import MODELS, count_params, create_model, forward_flops, list_models
+    from .objectives import list_objectives
 
     print(f"{'model':<14}{'params':>12}{'GFLOPs @' + str(args.size):>14}  description")
     for name in list_models():
         m = create_model(name)
         doc = (MODELS[name].__doc__ or "").strip().splitlines()[0]
         print(f"{name:<14}{count_params(m):>12,}{forward_flops(m, args.size) / 1e9:>14.3f}  {doc}")
+    print(f"losses (--loss): {', '.join(list_objectives())}")
 
 
 def cmd_train(args) -> None:
-    from .train import TrainConfig, preset, run_name, train
+    from .config import preset_train
+    from .train import TrainConfig, run_name, train
 
-    cfg = preset(args.preset, **config_overrides(args, TrainConfig))
+    cfg = preset_train(args.preset, **config_overrides(args, TrainConfig))
     out = Path(args.out) if args.out else Path("runs") / run_name(cfg.model, cfg.seed)
-    print(f"training {cfg.model} ({args.preset} preset: {cfg.epochs} epoch{'s' * (cfg.epochs != 1)}, batch {cfg.batch_size}, lr {cfg.lr}) "
-          f"on {cfg.data} -> {out}")
+    print(f"training {cfg.model} with {cfg.loss} ({args.preset} preset: {cfg.epochs} epoch{'s' * (cfg.epochs != 1)}, "
+          f"batch {cfg.batch_size}, lr {cfg.lr}) on {cfg.data} -> {out}")
     m = train(cfg, out, resume=args.resume, overwrite=args.overwrite, progress=not args.quiet)
     print(f"done: train loss {m['final_train_loss']:.5f}, val loss {m['final_val_loss']:.5f}, "
-          f"{m['train_time_s']:.0f}s training, {m['images_per_s']:.0f} img/s; weights: {out / 'model.safetensors'}")
+          f"{m['train_time_s']:.0f}s training, {m['images_per_s']:.0f} img/s ({m['precision']}); "
+          f"weights: {out / 'model.safetensors'}")
+
+
+def cmd_pretrain(args) -> None:
+    from .config import preset_train
+    from .pretrain import pretrain_only
+    from .train import TrainConfig
+
+    cfg = preset_train(args.preset, **config_overrides(args, TrainConfig))
+    path = pretrain_only(cfg, Path(args.out), overwrite=args.overwrite, progress=not args.quiet)
+    print(f"encoder: {path}  (use it: colorbench train --model {cfg.model} --init {path})")
 
 
 def cmd_compare(args) -> None:
-    from .compare import CompareConfig, compare, default_out, latest_out
+    from .compare import compare, default_out, latest_out
+    from .config import preset_compare
     from .train import TrainConfig
 
-    cfg = CompareConfig(preset=args.preset, models=tuple(args.models or CompareConfig.models),
-                        seeds=args.seeds or CompareConfig.seeds, test_limit=args.test_limit)
+    cfg = preset_compare(args.preset, arms=args.models, seeds=args.seeds, test_limit=args.test_limit, jobs=args.jobs)
     out = Path(args.out) if args.out else None
     if out is None and args.resume:
         out = latest_out(args.preset)
         if out is None:
             raise FileNotFoundError(f"no earlier runs/compare-{args.preset}-* to resume; pass --out")
     out = out or default_out(args.preset)
-    overrides = config_overrides(args, TrainConfig)
-    report = compare(cfg, overrides, out, resume=args.resume, progress=not args.quiet)
+    report = compare(cfg, config_overrides(args, TrainConfig), out, resume=args.resume, progress=not args.quiet)
     print(f"report: {report}")
     print(f"        {report.with_suffix('.md')}, results: {out / 'results.json'}")
 
 
 def cmd_evaluate(args) -> None:
-    from .compare import evaluate_checkpoint, write_json
+    from .evaluate import evaluate_checkpoint
+    from .persist import write_json
 
     r = evaluate_checkpoint(args.checkpoint, data=args.data, test_limit=args.test_limit, device=args.device,
-                            progress=not args.quiet)
+                            precision=args.precision, progress=not args.quiet)
     s = r["summary"]
     gray = r["baselines"]["gray"]
-    print(f"{r['model']['name']} on {r['test_images']:,} test images of {r['data']}:")
+    print(f"{r['model']['name']} on {r['test_images']:,} test images of {r['data']} ({r['precision']}):")
     print(f"  {'':<18} {'model':>9} {'gray (ab = 0)':>14}")
     for k, v in s.items():
         print(f"  {k:<18} {v:9.5g} {gray[k]:14.5g}")
@@ -120,17 +158,21 @@ def cmd_report(args) -> None:
     print(f"report: {write_report(Path(args.folder))}")
 
 
-def cmd_colorize(args) -> None:
+def cmd_colorize(args) -> int:
     from .colorize import colorize_files, summary_line
 
     out = Path(args.output)
     outcomes = colorize_files(args.inputs, out, weights=args.weights, size=args.size, overwrite=args.overwrite,
-                              allow_inside=args.inside_input, device=args.device, progress=not args.quiet)
+                              allow_inside=args.inside_input, device=args.device, precision=args.precision,
+                              progress=not args.quiet)
     print(summary_line(outcomes, out))
+    # nothing done and something went wrong (not merely "already done"): a failure
+    failed = [o for o in outcomes if not o.done and not o.reason.startswith("output exists")]
+    return 1 if failed and not any(o.done for o in outcomes) else 0
 
 
 def cmd_export(args) -> None:
-    from .colorize import export_onnx
+    from .export import export_onnx
 
     if not args.onnx:
         raise ValueError("say what to export: --onnx FILE")
@@ -148,12 +190,16 @@ def cmd_serve(args) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .train import PRESETS, TrainConfig
+    from . import __version__
+    from .config import PRESETS, TrainConfig
+    from .hardware import PRECISIONS
 
-    parser = argparse.ArgumentParser(prog="colorbench", epilog=EPILOG,
-                                     description="Learned image colorization, and an honest benchmark of it.")
+    presets = "; ".join(f"{k}: {v.about}" for k, v in PRESETS.items())
+    parser = Parser(prog="colorbench", epilog=EPILOG,
+                    description="Learned image colorization, and an honest benchmark of it.")
+    parser.add_argument("--version", action="version", version=f"colorbench {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     p = sub.add_parser("data", help="what a data source holds, and a PNG of samples")
     p.add_argument("--data", default="cifar10", help="'cifar10' (download), 'sample' (shipped), or a path")
@@ -162,30 +208,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(fn=cmd_data)
 
-    p = sub.add_parser("models", help="list models with parameters and FLOPs")
+    p = sub.add_parser("models", help="list models with parameters and FLOPs, and the losses")
     p.add_argument("--size", type=int, default=32, help="image side for the FLOP count")
     p.set_defaults(fn=cmd_models)
 
-    p = sub.add_parser("train", help="train one model", epilog=EPILOG)
-    p.add_argument("--preset", default="study", choices=list(PRESETS), help="start from this protocol")
-    p.add_argument("--out", default=None, help="run folder (default: runs/<model>-s<seed>)")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last epoch")
-    p.add_argument("--overwrite", action="store_true", help="replace the run in --out")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
-    add_config_args(p, TrainConfig)
-    p.set_defaults(fn=cmd_train)
+    for name, fn, helptext in (("train", cmd_train, "train one model"),
+                               ("pretrain", cmd_pretrain, "pretrain a model's encoder by classifying the training "
+                                                          "split (no download), for --init")):
+        p = sub.add_parser(name, help=helptext, epilog=EPILOG)
+        p.add_argument("--preset", default="study", choices=list(PRESETS),
+                       help=f"start from this protocol (default: study). {presets}")
+        p.add_argument("--out", default=None, help="run folder (default: runs/<model>-s<seed>)" if name == "train"
+                       else "folder for encoder.safetensors (required)", required=name == "pretrain")
+        if name == "train":
+            p.add_argument("--resume", action="store_true", help="continue the run in --out from its last epoch")
+        p.add_argument("--overwrite", action="store_true", help="replace the run in --out")
+        p.add_argument("--quiet", action="store_true", help="no progress bars")
+        add_config_args(p, TrainConfig, by_preset=False)
+        p.set_defaults(fn=fn, resume=False)
 
     p = sub.add_parser("compare", help="train models over seeds, evaluate on the test set, write a report",
                        epilog=EPILOG)
-    p.add_argument("--preset", default="smoke", choices=list(PRESETS),
-                   help="smoke: minutes on a CPU (default); quick: about an hour; study: the full protocol")
-    p.add_argument("--models", nargs="+", default=None, help="models to compare (default: cnn unet unet_noskip)")
-    p.add_argument("--seeds", type=int, default=None, help="seeds per model (default: 3)")
-    p.add_argument("--test-limit", type=int, default=None, help="test images (0: all; smoke default: 1000)")
+    p.add_argument("--preset", default="smoke", choices=list(PRESETS), help=f"(default: smoke). {presets}")
+    p.add_argument("--models", nargs="+", default=None, metavar="ARM",
+                   help="arms to compare: a model, or MODEL,field=value,... (e.g. cnn,loss=classification); "
+                        "default: the preset's (" + "; ".join(f"{k}: {' '.join(v.arms)}" for k, v in PRESETS.items()) + ")")
+    p.add_argument("--seeds", type=int, default=None, help="seeds per arm (default: 3)")
+    p.add_argument("--test-limit", type=int, default=None, help="test images, a fixed stratified subset (0: all; "
+                   "default: " + ", ".join(f"{k} {v.test_limit or 'all'}" for k, v in PRESETS.items()) + ")")
+    p.add_argument("--jobs", type=int, default=None, help="runs trained at once, each in its own process (default: 1)")
     p.add_argument("--out", default=None, help="folder (default: runs/compare-<preset>-<time>)")
     p.add_argument("--resume", action="store_true", help="continue --out (default: the latest) without redoing runs")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
-    add_config_args(p, TrainConfig, skip={"model", "seed"})
+    add_config_args(p, TrainConfig, skip={"model", "seed"}, by_preset=True)
     p.set_defaults(fn=cmd_compare)
 
     p = sub.add_parser("evaluate", help="test-set metrics of one trained model")
@@ -193,6 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default=None, help="data source (default: the one it was trained on)")
     p.add_argument("--test-limit", type=int, default=0, help="evaluate on this many test images (0: all)")
     p.add_argument("--device", default="auto")
+    p.add_argument("--precision", default="auto", choices=PRECISIONS, help="forward pass precision (default: auto)")
     p.add_argument("--json", default=None, help="also write every figure to this JSON file")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(fn=cmd_evaluate)
@@ -208,6 +264,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace outputs that exist")
     p.add_argument("--inside-input", action="store_true", help="allow -o inside an input folder")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--precision", default="fp32", choices=PRECISIONS,
+                   help="forward pass precision (default: fp32; bf16 is within one 8-bit level)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(fn=cmd_colorize)
 
@@ -235,21 +293,28 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from .config import UsageError
+    from .data import DataError
+    from .persist import ReadError
     from .train import TrainingError
 
     try:
-        args.fn(args)
-    except (DataError, TrainingError, OSError, ValueError) as e:
+        return args.fn(args) or 0
+    except UsageError as e:
+        if args.debug:
+            raise
+        print(f"colorbench: error: {e} (see colorbench {args.command} --help)", file=sys.stderr)
+        return 2
+    except (DataError, TrainingError, ReadError, OSError, ValueError) as e:
         if args.debug:
             raise
         # OSError covers FileNotFoundError, permissions, a full disk, a port in use
         msg = f"{e.strerror}: {e.filename}" if isinstance(e, OSError) and e.filename and e.strerror else e
         print(f"colorbench: error: {msg}", file=sys.stderr)
-        return 2
+        return 1
     except KeyboardInterrupt:
         print("colorbench: interrupted (runs continue with --resume)", file=sys.stderr)
         return 130
-    return 0
 
 
 if __name__ == "__main__":

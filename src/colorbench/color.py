@@ -131,3 +131,15 @@ def lab_to_uint8(L: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
     """Normalised L (*, 1, H, W) and ab (*, 2, H, W) -> uint8 RGB (*, 3, H, W)."""
     rgb = lab_to_rgb(denormalize_lab(L.float(), ab.float()))
     return (rgb * 255).round().to(torch.uint8)
+
+
+def gray_of_lightness(L: torch.Tensor) -> torch.Tensor:
+    """L in LAB units (*, 1, H, W) -> sRGB float (*, 3, H, W) with ab = 0: the one definition of "the gray
+    version of an image" (what the network sees, and the gray baseline), used everywhere."""
+    return lab_to_rgb(torch.cat([L, torch.zeros_like(L).expand(*L.shape[:-3], 2, *L.shape[-2:])], dim=-3))
+
+
+def gray_uint8(images: torch.Tensor) -> torch.Tensor:
+    """uint8 RGB (N, 3, H, W) -> its gray version, uint8 RGB (N, 3, H, W) (see `gray_of_lightness`)."""
+    L = uint8_to_lab(images)[:, :1]
+    return lab_to_uint8(L, torch.zeros_like(L).expand(-1, 2, -1, -1))

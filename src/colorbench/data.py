@@ -32,7 +32,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
-from safetensors.torch import load_file, save_file
+
+from .persist import ReadError, load_tensors, save_tensors, write_text
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"
@@ -74,6 +75,13 @@ class Dataset:
     @property
     def image_size(self) -> tuple[int, int]:
         return tuple(self.train.images.shape[-2:])  # type: ignore[return-value]
+
+    def test_subset(self, limit: int = 0) -> Split:
+        """The test split, or a fixed stratified subset of `limit` images (0: all)."""
+        if limit and limit < len(self.test):
+            _, keep = stratified_split(self.test.labels, limit / len(self.test), seed=0)
+            return self.test.take(keep)
+        return self.test
 
 
 def cache_dir() -> Path:
@@ -161,7 +169,7 @@ def content_md5(path: Path) -> str:
         memo = {}
     if key not in memo:
         memo[key] = _md5_file(path)
-        atomic_write_text(memo_file, json.dumps(memo, indent=0))
+        write_text(memo_file, json.dumps(memo, indent=0))
     return memo[key]
 
 
@@ -176,41 +184,22 @@ def _listing_md5(folder: Path) -> str:
     return h.hexdigest()
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write via a temp file + rename: a crash never leaves a half-written file under the real name."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def _save_cache(ds: Dataset, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tensors = {
-        "train_images": ds.train.images.contiguous(),
-        "train_labels": ds.train.labels.contiguous(),
-        "test_images": ds.test.images.contiguous(),
-        "test_labels": ds.test.labels.contiguous(),
-    }
+    tensors = {"train_images": ds.train.images, "train_labels": ds.train.labels,
+               "test_images": ds.test.images, "test_labels": ds.test.labels}
     meta = {"name": ds.name, "classes": ds.classes, "skipped": ds.skipped, "first_skipped": ds.first_skipped,
             "notes": ds.notes}
-    save_file(tensors, str(tmp), metadata={"colorbench": json.dumps(meta)})
-    os.replace(tmp, path)  # a crash mid-write never leaves a file that looks complete
+    save_tensors(path, tensors, meta)
 
 
 def _load_cache(path: Path, source: str, digest: str) -> Dataset | None:
     try:
-        from safetensors import safe_open
-
-        with safe_open(str(path), "pt") as f:
-            meta = json.loads(f.metadata()["colorbench"])
-        t = load_file(str(path))
-    except Exception:  # a damaged cache is rebuilt, never trusted
+        t, meta = load_tensors(path, "dataset cache")
+        return Dataset(meta["name"], source, digest, meta["classes"], Split(t["train_images"], t["train_labels"]),
+                       Split(t["test_images"], t["test_labels"]), meta["skipped"], meta["first_skipped"], path,
+                       meta.get("notes", []))
+    except (ReadError, KeyError, TypeError):  # a damaged cache is rebuilt, never trusted
         return None
-    return Dataset(meta["name"], source, digest, meta["classes"], Split(t["train_images"], t["train_labels"]),
-                   Split(t["test_images"], t["test_labels"]), meta["skipped"], meta["first_skipped"], path,
-                   meta.get("notes", []))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -455,7 +444,9 @@ def load_dataset(source: str | os.PathLike = "cifar10", size: int | None = None,
 def stratified_split(labels: torch.Tensor, fraction: float, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """Seeded split keeping class proportions: (rest, held_out) index tensors, each sorted.
 
-    `fraction` of every class (rounded) goes to held_out: the study's 80/20 split is fraction 0.2.
+    `fraction` of every class goes to held_out (the study's 80/20 split is fraction 0.2), rounded so
+    that held_out has exactly round(fraction * n) images: classes whose share has the largest
+    fractional part get the leftover images (a limit of 64 gives 64, not 10 classes x 6).
     """
     if not 0 <= fraction <= 1:
         raise ValueError(f"fraction must be in [0, 1], got {fraction}")
@@ -466,7 +457,13 @@ def stratified_split(labels: torch.Tensor, fraction: float, seed: int = 0) -> tu
     counts = torch.bincount(labels, minlength=int(labels.max()) + 1 if n else 0)
     starts = torch.cumsum(counts, 0) - counts
     rank = torch.arange(n) - starts.repeat_interleave(counts)  # position within its class
-    take = (counts.double() * fraction).round().long().repeat_interleave(counts)
+    share = counts.double() * fraction
+    per_class = share.floor().long()
+    short = round(n * fraction) - int(per_class.sum())
+    if short > 0:  # largest remainders first, ties by class index
+        order_ = torch.argsort(-(share - per_class), stable=True)
+        per_class[order_[:short]] += 1
+    take = per_class.repeat_interleave(counts)
     held = rank < take
     return order[~held].sort().values, order[held].sort().values
 

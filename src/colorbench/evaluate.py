@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from .color import AB_SCALE, denormalize_lab, lab_to_rgb, uint8_to_lab
+from .hardware import autocast, resolve_device, resolve_precision, sync
 
 METRICS = ["mse", "ab_mse", "psnr", "ssim", "ciede2000", "colorfulness", "colorfulness_true", "auc"]
 HIGHER_IS_BETTER = {"mse": False, "ab_mse": False, "psnr": True, "ssim": True, "ciede2000": False,
@@ -161,12 +162,10 @@ def evaluate(predict: Predictor, images: torch.Tensor, labels: torch.Tensor, cla
         x = images[i : i + batch_size].to(device)
         lab = uint8_to_lab(x)
         L, ab = lab[:, :1], lab[:, 1:]
-        if device.type == "cuda":
-            torch.cuda.synchronize()
+        sync(device)
         t0 = time.perf_counter()
         pred = predict(L)
-        if device.type == "cuda":
-            torch.cuda.synchronize()
+        sync(device)
         t_pred += time.perf_counter() - t0
         m, within = image_metrics(L, pred.clamp(-1, 1), ab, x)
         for k, v in m.items():
@@ -194,11 +193,14 @@ def _mean(v: torch.Tensor) -> float:
 # Predictors: models and the two baselines every report shows beside them
 
 
-def model_predictor(model: torch.nn.Module, device: str | torch.device = "cpu", amp: bool = False) -> Predictor:
+def model_predictor(model: torch.nn.Module, device: str | torch.device = "cpu", precision: str = "fp32") -> Predictor:
+    """A trained model as a predictor; `precision` "bf16" runs its forward pass under bf16 autocast
+    (the metrics are computed in float64 whatever it is)."""
+    device = torch.device(device)
     model = model.to(device).eval()
 
     def predict(L: torch.Tensor) -> torch.Tensor:
-        with torch.autocast(torch.device(device).type, torch.bfloat16, enabled=amp):
+        with autocast(device, precision):
             return model(L).float()
 
     return predict
@@ -209,10 +211,35 @@ def gray_predictor() -> Predictor:
     return lambda L: torch.zeros(L.shape[0], 2, *L.shape[2:], device=L.device)
 
 
-def mean_color_predictor(train_images: torch.Tensor) -> Predictor:
-    """The training set's mean ab, everywhere."""
-    mean = torch.zeros(2, dtype=torch.float64)
-    for chunk in train_images.split(4096):
-        mean += uint8_to_lab(chunk)[:, 1:].double().sum((0, 2, 3))
-    mean = (mean / (len(train_images) * train_images.shape[-1] * train_images.shape[-2])).float()
+def mean_color_predictor(mean: torch.Tensor) -> Predictor:
+    """The training set's mean ab (2,) (see `mean_ab`), everywhere."""
     return lambda L: mean.to(L.device).view(1, 2, 1, 1).expand(L.shape[0], 2, *L.shape[2:])
+
+
+def mean_ab(train_images: torch.Tensor) -> torch.Tensor:
+    """The mean normalised ab (2,) of uint8 images (N, 3, H, W), in float64 chunks."""
+    total = torch.zeros(2, dtype=torch.float64)
+    for chunk in train_images.split(4096):
+        total += uint8_to_lab(chunk)[:, 1:].double().sum((0, 2, 3))
+    return (total / (len(train_images) * train_images.shape[-1] * train_images.shape[-2])).float()
+
+
+def evaluate_checkpoint(path, data: str | None = None, test_limit: int = 0, device: str = "auto",
+                        precision: str = "auto", progress: bool = True) -> dict:
+    """`colorbench evaluate`: the compare metrics for one trained model on its data's test set, with
+    the gray baseline on the same images so a reader sees what the model adds."""
+    from .data import load_dataset
+    from .models import load_model
+
+    dev = resolve_device(device)
+    prec = resolve_precision(precision, dev)
+    model, info = load_model(path, dev)
+    cfg = info.get("config") or {}
+    source = data or cfg.get("data") or "cifar10"
+    ds = load_dataset(source, size=cfg.get("size") or None, progress=progress)
+    test = ds.test_subset(test_limit)
+    r = evaluate(model_predictor(model, dev, prec), test.images, test.labels, ds.classes, device=dev)
+    r.pop("per_image")
+    gray = evaluate(gray_predictor(), test.images, test.labels, ds.classes, device=dev)["summary"]
+    return {"checkpoint": str(path), "model": info["model"], "data": ds.name, "test_images": len(test),
+            "precision": prec, **r, "baselines": {"gray": gray}}

@@ -8,37 +8,59 @@ from ._registry import Colorizer, conv_relu, head, register
 
 class UNet(nn.Module):
     """Encoder conv(w0) | pool | conv(w1) | pool | ... | conv(wN); decoder up | [+ skip] | conv, back
-    to w0; then the ab head. With skips, each decoder conv also sees the encoder's features at its
+    to w0; then the head. With skips, each decoder conv also sees the encoder's features at its
     scale (concatenated), which is what makes it a U-Net."""
 
-    def __init__(self, widths: tuple[int, ...] = (64, 128, 256), skips: bool = True):
+    def __init__(self, widths: tuple[int, ...] = (64, 128, 256), skips: bool = True, out_channels: int = 2,
+                 block=conv_relu):
         super().__init__()
         self.skips = skips
-        self.enc = nn.ModuleList(conv_relu(i, o) for i, o in zip((1, *widths[:-1]), widths))
+        self.enc = nn.ModuleList(block(i, o) for i, o in zip((1, *widths[:-1]), widths))
         self.pool = nn.MaxPool2d(2)
         self.up = nn.Upsample(scale_factor=2)  # nearest, as Keras' UpSampling2D
         rev = widths[::-1]  # (256, 128, 64)
-        self.dec = nn.ModuleList(conv_relu(i + (o if skips else 0), o) for i, o in zip(rev[:-1], rev[1:]))
-        self.head = head(widths[0])
+        self.dec = nn.ModuleList(block(i + (o if skips else 0), o) for i, o in zip(rev[:-1], rev[1:]))
+        self.head = head(widths[0], out_channels)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def encode(self, x: torch.Tensor) -> list[torch.Tensor]:
         feats = []
         for i, enc in enumerate(self.enc):
             x = enc(x if i == 0 else self.pool(x))
             feats.append(x)
+        return feats
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        feats = self.encode(x)
+        x = feats[-1]
         for dec, skip in zip(self.dec, feats[-2::-1]):
             x = self.up(x)
             x = dec(torch.cat([x, skip], dim=1) if self.skips else x)
         return self.head(x)
 
 
+class Deepest(nn.Module):
+    """The deepest features of a network with `encode` (what pretraining trains)."""
+
+    def __init__(self, net: nn.Module):
+        super().__init__()
+        self.net = [net]  # not registered: its modules belong to the colorizer
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net[0].encode(x)[-1]
+
+
+def _unet(widths: tuple[int, ...], skips: bool, out_channels: int) -> Colorizer:
+    net = UNet(widths, skips, out_channels)
+    return Colorizer(net, stride=2 ** (len(widths) - 1), encoder=Deepest(net), encoder_channels=widths[-1])
+
+
 @register
-def unet(width: int = 64) -> Colorizer:
+def unet(width: int = 64, out_channels: int = 2) -> Colorizer:
     """conv64 | pool | conv128 | pool | conv256 | up + skip | conv128 | up + skip | conv64 | conv2 + tanh."""
-    return Colorizer(UNet((width, 2 * width, 4 * width), skips=True), stride=4)
+    return _unet((width, 2 * width, 4 * width), True, out_channels)
 
 
 @register
-def unet_noskip(width: int = 64) -> Colorizer:
+def unet_noskip(width: int = 64, out_channels: int = 2) -> Colorizer:
     """The study's published "U-Net" code: the same layers with no skip connections."""
-    return Colorizer(UNet((width, 2 * width, 4 * width), skips=False), stride=4)
+    return _unet((width, 2 * width, 4 * width), False, out_channels)

@@ -1,0 +1,196 @@
+"""Typed configs whose defaults are the study's protocol, and the presets: the one place that says
+what `train`, `compare`, the report, the README and `--help` run.
+
+A compare runs *arms*: a model name, optionally with training fields changed, written
+`MODEL[,field=value...]`, e.g. `cnn`, `cnn,loss=classification`, `unet,augment=strong,width=32`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, fields
+
+
+class UsageError(ValueError):
+    """The command line asks for something invalid (a bad value or name): caught before any work."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    model: str = "cnn"
+    width: int = 0  # 0: the model's own default width (64 for the study's models)
+    loss: str = "mse"  # objectives registry: mse (the study's), l1, ssim, classification
+    rebalance: float = 0.5  # classification: lambda of the class rebalancing (Zhang et al. 2016)
+    temperature: float = 0.0  # classification: annealed-mean T; 0 = chosen on the validation split
+    ssim_weight: float = 1.0  # ssim: weight of (1 - SSIM) beside the MSE
+    init: str = ""  # start from a pretrained encoder: a file from `colorbench pretrain`, or "pretrain"
+    pretrain_epochs: int = 3  # init "pretrain": epochs of the pretext task (classifying the training split)
+    data: str = "cifar10"  # "cifar10", "sample", or a path (see data.load_dataset)
+    size: int = 0  # 0: the source's own size; else crop/resize to size x size
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float = 1e-3  # Adam, as in the study
+    val_fraction: float = 0.2  # the study's 80/20 split of the training set
+    split_seed: int = 0  # the split stays fixed across training seeds
+    train_limit: int = 0  # 0: the whole training split; else a stratified subset of this many
+    val_limit: int = 0  # 0: the whole validation split; else a stratified subset of this many
+    augment: str = "study"  # none | study (flips and 90-degree turns) | strong (+ crops, small rotations)
+    seed: int = 0  # weights init, shuffling, augmentation; `compare` runs several
+    device: str = "auto"  # "auto": cuda if available, else cpu
+    precision: str = "auto"  # auto | fp32 | bf16 autocast; auto measures what pays on this machine
+    channels_last: bool = True  # measured: ~1.3x faster on CPU for these convs
+    compile: bool = False  # torch.compile: slower than eager on CPU here (measured)
+    threads: int = 0  # 0: torch's default (one per physical core)
+    eval_batch_size: int = 1000
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        """A saved config, with fields added since it was written at their defaults and the old
+        spellings mapped (augment was a bool, amp a bool)."""
+        d = dict(d)
+        if isinstance(d.get("augment"), bool):
+            d["augment"] = "study" if d["augment"] else "none"
+        d.pop("amp", None)
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+# Fields a resumed run may change: they alter neither the data seen nor the order it is seen in.
+RESUMABLE_CHANGES = {"epochs", "lr", "device", "precision", "threads", "compile", "eval_batch_size"}
+
+
+@dataclass(frozen=True)
+class Preset:
+    about: str  # one line for --help and the README
+    train: dict  # TrainConfig fields that differ from the study's protocol
+    arms: tuple[str, ...] = ("cnn", "unet", "unet_noskip")
+    seeds: int = 3
+    test_limit: int = 0  # 0: the whole test set
+
+
+PRESETS: dict[str, Preset] = {
+    "smoke": Preset("a first look in minutes on a CPU: 1 epoch on 1,000 training images of the shipped sample",
+                    {"epochs": 1, "train_limit": 1_000, "val_limit": 500, "data": "sample"}, test_limit=500),
+    "quick": Preset("3 epochs on a 10,000-image stratified subset, the whole test set",
+                    {"epochs": 3, "train_limit": 10_000}),
+    "study": Preset("the study's protocol: 80/20 split, 10 epochs, batch 64, Adam 1e-3, flips and turns", {}),
+    "directions": Preset(
+        "the study's future directions, one change each against its CNN: a hybrid model, the SSIM loss, stronger "
+        "augmentation, a pretrained encoder, and colour classification (Zhang et al. 2016)",
+        {"epochs": 5, "train_limit": 20_000, "val_limit": 2_000},
+        arms=("cnn", "hybrid", "cnn,loss=ssim", "cnn,augment=strong", "cnn,init=pretrain", "cnn,loss=classification")),
+}
+
+
+def preset_train(name: str, **overrides) -> TrainConfig:
+    """The TrainConfig of a preset, with `overrides` (non-None values) on top."""
+    if name not in PRESETS:
+        raise UsageError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}")
+    return _replace(TrainConfig(), {**PRESETS[name].train, **{k: v for k, v in overrides.items() if v is not None}})
+
+
+def _replace(cfg: TrainConfig, changes: dict) -> TrainConfig:
+    known = {f.name for f in fields(TrainConfig)}
+    bad = sorted(set(changes) - known)
+    if bad:
+        raise UsageError(f"unknown training option {bad[0]!r}; known: {', '.join(sorted(known))}")
+    return dataclasses.replace(cfg, **changes)
+
+
+def validate(cfg: TrainConfig) -> TrainConfig:
+    """Every value checked before anything is created: a bad one is one clear line."""
+    from .augment import AUGMENTATIONS
+    from .hardware import PRECISIONS
+    from .models import list_models
+    from .objectives import list_objectives
+
+    if cfg.model not in list_models():
+        raise UsageError(f"unknown model {cfg.model!r}; choose one of: {', '.join(list_models())}")
+    if cfg.loss not in list_objectives():
+        raise UsageError(f"unknown loss {cfg.loss!r}; choose one of: {', '.join(list_objectives())}")
+    if cfg.augment not in AUGMENTATIONS:
+        raise UsageError(f"unknown augmentation {cfg.augment!r}; choose one of: {', '.join(AUGMENTATIONS)}")
+    if cfg.precision not in PRECISIONS:
+        raise UsageError(f"unknown precision {cfg.precision!r}; choose one of: {', '.join(PRECISIONS)}")
+    for name in ("epochs", "batch_size", "eval_batch_size"):
+        if getattr(cfg, name) < 1:
+            raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(cfg, name)}")
+    for name in ("train_limit", "val_limit", "threads", "size", "width"):
+        if getattr(cfg, name) < 0:
+            raise UsageError(f"--{name.replace('_', '-')} must be 0 or more, got {getattr(cfg, name)}")
+    if not 0 < cfg.val_fraction < 1:
+        raise UsageError(f"--val-fraction must be between 0 and 1, got {cfg.val_fraction}")
+    if not cfg.lr > 0:
+        raise UsageError(f"--lr must be positive, got {cfg.lr}")
+    if not 0 <= cfg.rebalance <= 1:
+        raise UsageError(f"--rebalance must be in [0, 1], got {cfg.rebalance}")
+    if cfg.temperature < 0:
+        raise UsageError(f"--temperature must be positive (or 0: choose on validation), got {cfg.temperature}")
+    return cfg
+
+
+# ---------------------------------------------------------------------------------------------
+# compare
+
+
+@dataclass(frozen=True)
+class CompareConfig:
+    preset: str = "smoke"
+    arms: tuple[str, ...] = ("cnn", "unet", "unet_noskip")
+    seeds: int = 3  # seeds 0..seeds-1 per arm; the report gives mean and 95% CI over them
+    test_limit: int = 0  # 0: the whole test set
+    samples_per_class: int = 1  # fixed test images in the sample grid
+    jobs: int = 1  # runs trained at once, in worker processes
+
+    @classmethod
+    def from_dict(cls, d: dict) -> CompareConfig:
+        d = dict(d)
+        if "models" in d:  # written before arms
+            d["arms"] = d.pop("models")
+        d["arms"] = tuple(d.get("arms", cls.arms))
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known and v is not None})
+
+
+def preset_compare(name: str, arms=None, seeds=None, test_limit=None, jobs=None) -> CompareConfig:
+    """A preset's comparison, with what the user gave on top (None: the preset's)."""
+    if name not in PRESETS:
+        raise UsageError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}")
+    p = PRESETS[name]
+    cfg = CompareConfig(preset=name, arms=tuple(arms) if arms else p.arms, seeds=p.seeds if seeds is None else seeds,
+                        test_limit=p.test_limit if test_limit is None else test_limit, jobs=1 if jobs is None else jobs)
+    if cfg.seeds < 1:
+        raise UsageError(f"--seeds must be at least 1, got {cfg.seeds}")
+    if cfg.test_limit < 0:
+        raise UsageError(f"--test-limit must be 0 (all) or more, got {cfg.test_limit}")
+    if cfg.jobs < 1:
+        raise UsageError(f"--jobs must be at least 1, got {cfg.jobs}")
+    if len(set(cfg.arms)) != len(cfg.arms):
+        raise UsageError(f"an arm is listed twice: {', '.join(cfg.arms)}")
+    return cfg
+
+
+ARM_FIXED = {"seed", "data", "size", "val_fraction", "split_seed", "device", "threads", "val_limit"}
+
+
+def parse_arm(spec: str, base: TrainConfig) -> TrainConfig:
+    """`MODEL[,field=value...]` on top of the comparison's base config. Fields that would make the
+    arms' numbers incomparable (data, split, test conditions) cannot differ between arms."""
+    model, *changes = [s.strip() for s in spec.split(",")]
+    types = {f.name: f.type for f in fields(TrainConfig)}
+    over: dict = {"model": model}
+    for c in changes:
+        key, sep, value = c.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or key not in types or key == "model":
+            raise UsageError(f"arm {spec!r}: {c!r} is not field=value with a training field "
+                             f"(e.g. loss=ssim, augment=strong, width=32)")
+        if key in ARM_FIXED:
+            raise UsageError(f"arm {spec!r}: {key} must be the same for every arm; set it for the whole compare")
+        typ = types[key] if isinstance(types[key], str) else types[key].__name__
+        try:
+            over[key] = {"int": int, "float": float, "bool": lambda v: v.lower() in ("1", "true", "yes")}.get(
+                typ, str)(value.strip())
+        except ValueError:
+            raise UsageError(f"arm {spec!r}: {key} must be a {typ}, got {value!r}") from None
+    return validate(_replace(base, over))

@@ -1,0 +1,138 @@
+"""Which device, and which precision pays on it: decided by measuring once per machine, then cached.
+
+bf16 autocast runs the convolutions in bfloat16 and everything else (losses, metrics, optimiser state,
+saved weights) in float32. It is about 3x faster on CPUs with bf16 matrix units (Intel AMX), about
+2x on AVX-512 BF16 (AMD Zen 4), and about 11x *slower* on AVX2-only CPUs, so `auto` times a
+representative convolution step in both precisions on this machine and keeps bf16 only where it is
+clearly faster. The verdict is cached per CPU, torch version and thread count (it must not flip
+between runs: the same seed has to give the same numbers).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import platform
+import time
+
+import torch
+
+PRECISIONS = ("auto", "fp32", "bf16")
+MIN_SPEEDUP = 1.25  # bf16 must beat fp32 by this much to be chosen: noise must not decide
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """"auto": the GPU when there is one, else the CPU. A device that is not here is a clear error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r} asked for, but this machine has no usable CUDA GPU; use --device cpu")
+    return dev
+
+
+def _cpu_flags() -> set[str]:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _time_step(bf16: bool, reps: int = 5) -> float:
+    """Seconds for the best of `reps` training steps (forward + backward) of two 3x3 convolutions shaped
+    like the study's U-Net middle (64 -> 128 -> 64 channels at 16x16, batch 64), after two warm-ups."""
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(64, 128, 3, padding=1), torch.nn.ReLU(),
+                              torch.nn.Conv2d(128, 64, 3, padding=1)).to(memory_format=torch.channels_last)
+    x = torch.randn(64, 64, 16, 16).contiguous(memory_format=torch.channels_last)
+    best = float("inf")
+    for i in range(reps + 2):
+        t = time.perf_counter()
+        with torch.autocast("cpu", torch.bfloat16, enabled=bf16):
+            y = net(x)
+        y.float().square().mean().backward()
+        if i >= 2:  # the first passes build oneDNN's kernels
+            best = min(best, time.perf_counter() - t)
+    return best
+
+
+def cpu_bf16_speedup() -> float:
+    """bf16 / fp32 speed of a training convolution on this CPU: measured once, then read from the cache."""
+    flags = _cpu_flags()
+    if flags and not ({"avx512_bf16", "amx_bf16"} & flags):
+        return 0.0  # no bf16 arithmetic units: emulated bf16 is many times slower, no need to time it
+    from .data import cache_dir
+
+    key = hashlib.md5(f"{_cpu_name()}|{sorted(flags)}|{torch.__version__}|{torch.get_num_threads()}".encode()).hexdigest()
+    path = cache_dir() / "hardware.json"
+    try:
+        known = json.loads(path.read_text())
+    except (OSError, ValueError):
+        known = {}
+    if key not in known:
+        fp32, bf16 = _time_step(False), _time_step(True)
+        known[key] = {"cpu": _cpu_name(), "torch": torch.__version__, "threads": torch.get_num_threads(),
+                      "fp32_s": fp32, "bf16_s": bf16, "speedup": fp32 / bf16}
+        try:
+            from .persist import write_json
+
+            write_json(path, known)
+        except OSError:
+            pass  # a read-only cache only costs the measurement next time
+    return float(known[key]["speedup"])
+
+
+def resolve_precision(requested: str, device: torch.device) -> str:
+    """"auto" -> "bf16" where it pays on `device`, else "fp32"; "fp32" and "bf16" are taken as asked."""
+    if requested not in PRECISIONS:
+        raise ValueError(f"unknown precision {requested!r}; choose one of: {', '.join(PRECISIONS)}")
+    if requested != "auto":
+        if requested == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+            raise ValueError("this GPU has no bf16 support; use --precision fp32")
+        return requested
+    if os.environ.get("COLORBENCH_PRECISION") in ("fp32", "bf16"):  # a whole test run or cluster, pinned
+        return os.environ["COLORBENCH_PRECISION"]
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    if device.type == "cpu":
+        return "bf16" if cpu_bf16_speedup() >= MIN_SPEEDUP else "fp32"
+    return "fp32"
+
+
+def autocast(device: torch.device, precision: str):
+    """The context the forward pass runs in: bf16 autocast, or nothing for fp32."""
+    if precision == "bf16":
+        return torch.autocast(device.type, torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def device_name(device: torch.device) -> str:
+    """What to call the device in reports: the GPU's or CPU's name."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"CPU: {_cpu_name()}"
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)

@@ -1,0 +1,130 @@
+"""Pre-training without a hub: train a colorizer's encoder on a pretext task colorbench can run itself
+(classifying the training split's images, from their lightness alone, by the dataset's own labels),
+then start colorization from it. Nothing is downloaded; the test set is never touched.
+
+    colorbench pretrain --model cnn --out runs/pretrain-cnn      # writes encoder.safetensors
+    colorbench train --model cnn --init runs/pretrain-cnn/encoder.safetensors
+    colorbench train --model cnn --init pretrain                 # both in one run folder
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .augment import get_augment
+from .config import TrainConfig
+from .hardware import autocast
+from .models import Colorizer, create_model
+from .persist import ReadError, load_tensors, save_tensors
+
+
+def encoder_state(model: Colorizer) -> dict[str, torch.Tensor]:
+    """The colorizer's tensors that belong to its encoder: the parameters a forward pass of the
+    encoder reaches (found by one backward pass), and the buffers (batch-norm statistics) of their modules."""
+    model.zero_grad(set_to_none=True)
+    p = next(model.parameters())
+    model.encoder(torch.rand(2, 1, 16, 16, device=p.device)).float().sum().backward()
+    used = {id(q) for q in model.parameters() if q.grad is not None}
+    model.zero_grad(set_to_none=True)
+    keep = {}
+    for mod_name, mod in model.named_modules():
+        own = list(mod.parameters(recurse=False))
+        if own and all(id(q) in used for q in own):
+            for k, v in [*mod.named_parameters(recurse=False), *mod.named_buffers(recurse=False)]:
+                keep[f"{mod_name}.{k}"] = v.detach()
+    return keep
+
+
+def pretrain_encoder(cfg: TrainConfig, data, path: Path, device: torch.device, precision: str,
+                     progress: bool = True, log=print) -> dict:
+    """Train `cfg.model`'s encoder + a linear classifier (global average pool) on the training split's
+    labels for `cfg.pretrain_epochs` epochs; write the encoder's weights to `path`."""
+    from tqdm import tqdm
+
+    ds = data.dataset
+    labels = ds.train.labels[data.train_idx].to(device)
+    val_labels = ds.train.labels[data.val_idx].to(device)
+    n_classes = len(ds.classes)
+    if n_classes < 2:
+        raise ValueError(f"{ds.source}: pretraining classifies images by class, and this data has only one class")
+    torch.manual_seed(cfg.seed + 10_000)  # its own stream: the colorizer's init is untouched
+    model = create_model(cfg.model, width=cfg.width or None).to(device)
+    classifier = nn.Linear(model.encoder_channels, n_classes).to(device)
+    params = list(model.parameters()) + list(classifier.parameters())
+    opt = torch.optim.Adam(params, lr=cfg.lr)
+    g = torch.Generator(device=device).manual_seed(cfg.seed + 10_000)
+    augment = get_augment(cfg.augment)
+
+    def logits(L: torch.Tensor) -> torch.Tensor:
+        with autocast(device, precision):
+            f = model.encoder(L)
+        return classifier(f.float().mean((2, 3)))
+
+    n, t0 = len(data.train), time.perf_counter()
+    model.train()
+    for epoch in range(1, cfg.pretrain_epochs + 1):
+        perm = torch.randperm(n, generator=g, device=device)
+        bar = tqdm(range(0, n, cfg.batch_size), desc=f"pretrain {cfg.model} epoch {epoch}/{cfg.pretrain_epochs}",
+                   unit="step", disable=not progress, leave=False)
+        for i in bar:
+            idx = perm[i : i + cfg.batch_size]
+            xb = data.train[idx]
+            if augment is not None:
+                xb = augment(xb, g)
+            loss = F.cross_entropy(logits(xb[:, :1].contiguous(memory_format=torch.channels_last)), labels[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        if not math.isfinite(loss.item()):
+            raise ValueError(f"pretraining loss became {loss.item()}: try a lower --lr")
+    model.eval()
+    with torch.no_grad():
+        correct = sum((logits(data.val[i : i + 1000, :1]).argmax(1) == val_labels[i : i + 1000]).sum().item()
+                      for i in range(0, len(data.val), 1000))
+    info = {"pretext": f"{n_classes}-class classification of the training split's images from L",
+            "epochs": cfg.pretrain_epochs, "val_accuracy": correct / len(data.val), "chance": 1 / n_classes,
+            "time_s": time.perf_counter() - t0, "model": model.spec, "config": asdict(cfg)}
+    save_tensors(path, encoder_state(model), info)
+    log(f"pretrained {cfg.model}'s encoder: validation accuracy {info['val_accuracy']:.1%} "
+        f"(chance {info['chance']:.0%}), {info['time_s']:.0f}s -> {path}")
+    return info
+
+
+def load_encoder(model: Colorizer, path: str | Path) -> dict:
+    """Copy a pretrained encoder into `model` (same architecture and width); returns its pretext info."""
+    state, info = load_tensors(path, "pretrained encoder")
+    if not isinstance(info, dict) or info.get("model", {}).get("name") != model.spec["name"]:
+        raise ReadError(f"{path}: an encoder for {info.get('model', {}).get('name')!r}, not for {model.spec['name']!r}")
+    own = model.state_dict()
+    bad = [k for k, v in state.items() if k not in own or own[k].shape != v.shape]
+    if bad or not state:
+        raise ReadError(f"{path}: its tensors do not fit this {model.spec['name']} (first: {bad[:1]}); "
+                        "pretrain with the same --model and --width")
+    with torch.no_grad():
+        for k, v in state.items():
+            own[k].copy_(v)
+    return {k: info[k] for k in ("pretext", "epochs", "val_accuracy", "chance", "time_s") if k in info} | {
+        "tensors": len(state), "file": str(path)}
+
+
+def pretrain_only(cfg: TrainConfig, out: Path, overwrite: bool = False, progress: bool = True, log=print) -> Path:
+    """`colorbench pretrain`: out/encoder.safetensors for `--init` (never replaces one unless asked)."""
+    from .config import validate
+    from .hardware import resolve_device, resolve_precision
+    from .train import prepare
+
+    validate(cfg)
+    path = out / "encoder.safetensors"
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} exists; pass --overwrite to replace it, or choose another --out")
+    device = resolve_device(cfg.device)
+    data = prepare(cfg, device, progress=progress)
+    pretrain_encoder(cfg, data, path, device, resolve_precision(cfg.precision, device), progress, log)
+    return path

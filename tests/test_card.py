@@ -1,0 +1,73 @@
+"""The weights the package ships, and their model card."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from colorbench.color import rgb_to_lab
+from colorbench.colorize import colorize
+from colorbench.models import list_models
+
+
+def photo(h=48, w=64, seed=0) -> np.ndarray:
+    g = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w]
+    base = np.stack([x / w, y / h, 1 - x / w], -1) * 200 + g.integers(0, 55, (h, w, 3))
+    return base.astype(np.uint8)
+
+def test_shipped_weights_are_small_and_their_card_is_their_metadata():
+    from colorbench.card import model_card
+    from colorbench.colorize import default_weights, load_colorizer
+    from safetensors import safe_open
+
+    path = default_weights()
+    assert path.is_file(), "the package must ship default weights (bash recipes/default-weights.sh)"
+    assert path.stat().st_size < 5 * 2**20
+    with safe_open(str(path), "pt") as f:
+        assert {f.get_tensor(k).dtype for k in f.keys()} == {torch.float16}
+    model, info = load_colorizer()
+    assert info["model"]["name"] in list_models() and 16 <= info["recommended_size"] <= 512
+    assert (path.parent / "MODEL_CARD.md").read_text() == model_card(info, path)
+    card = info["card"]
+    assert card["test_images"] == 10_000  # figures on the whole test set
+    assert card["test_metrics"]["ab_mse"] < card["test_baselines"]["gray"]["ab_mse"]
+
+
+def test_shipped_weights_colour_a_real_photo():
+    """A photo that is not CIFAR (scikit-image's cat), full size, gray in, colour out."""
+    skdata = pytest.importorskip("skimage.data", reason="scikit-image is not installed")
+    truth = skdata.chelsea()
+    gray = Image.fromarray(truth).convert("L")
+    out = np.asarray(colorize(gray))
+    assert out.shape == truth.shape
+    lab_out = rgb_to_lab(torch.from_numpy(out / 255.0).permute(2, 0, 1))
+    lab_in = rgb_to_lab(torch.from_numpy(np.asarray(gray.convert("RGB")) / 255.0).permute(2, 0, 1))
+    assert (lab_out[0] - lab_in[0]).abs().max() <= 1.0  # lightness kept, within one level
+    chroma = lab_out[1:].norm(dim=0)
+    assert chroma.mean() > 3  # coloured, not left gray
+    # closer to the true colours than leaving it gray
+    lab_true = rgb_to_lab(torch.from_numpy(truth / 255.0).permute(2, 0, 1))
+    assert ((lab_out[1:] - lab_true[1:]) ** 2).mean() < (lab_true[1:] ** 2).mean()
+
+
+def test_cli_colorize_and_export_use_the_shipped_weights(tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    Image.fromarray(photo()).convert("L").save(tmp_path / "old.png")
+    r = subprocess.run([sys.executable, "-m", "colorbench.cli", "colorize", str(tmp_path / "old.png"), "-o",
+                        str(tmp_path / "out"), "--quiet"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert Image.open(tmp_path / "out" / "old.png").size == (64, 48)
+    r = subprocess.run([sys.executable, "-m", "colorbench.cli", "export", "--onnx", str(tmp_path / "m.onnx")],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    from colorbench.colorize import load_colorizer
+
+    model, _ = load_colorizer()
+    x = torch.rand(2, 1, 40, 60)
+    got = ort.InferenceSession(str(tmp_path / "m.onnx")).run(None, {"L": x.numpy()})[0]
+    with torch.no_grad():
+        assert np.abs(got - model(x).numpy()).max() < 1e-4
