@@ -109,7 +109,7 @@ def cmd_train(args) -> None:
 
 def cmd_pretrain(args) -> None:
     from .config import preset_train
-    from .pretrain import pretrain_only
+    from .train import pretrain_only
     from .train import TrainConfig
 
     cfg = preset_train(args.preset, **config_overrides(args, TrainConfig))

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import os
 import pickle
 import re
@@ -33,7 +32,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .persist import ReadError, load_tensors, save_tensors, write_text
+from .persist import ReadError, load_tensors, memo, save_tensors
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"
@@ -161,16 +160,7 @@ def content_md5(path: Path) -> str:
     """md5 of a file, remembered by (path, size, mtime) so a second load does not re-read it."""
     path = path.resolve()
     st = path.stat()
-    key = f"{path}|{st.st_size}|{st.st_mtime_ns}"
-    memo_file = cache_dir() / "hashes.json"
-    try:
-        memo = json.loads(memo_file.read_text())
-    except (OSError, ValueError):
-        memo = {}
-    if key not in memo:
-        memo[key] = _md5_file(path)
-        write_text(memo_file, json.dumps(memo, indent=0))
-    return memo[key]
+    return memo(cache_dir() / "hashes.json", f"{path}|{st.st_size}|{st.st_mtime_ns}", lambda: _md5_file(path))
 
 
 def _listing_md5(folder: Path) -> str:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import platform
 import time
@@ -82,24 +81,15 @@ def cpu_bf16_speedup() -> float:
     if flags and not ({"avx512_bf16", "amx_bf16"} & flags):
         return 0.0  # no bf16 arithmetic units: emulated bf16 is many times slower, no need to time it
     from .data import cache_dir
+    from .persist import memo
+
+    def measure() -> dict:
+        fp32, bf16 = _time_step(False), _time_step(True)
+        return {"cpu": _cpu_name(), "torch": torch.__version__, "threads": torch.get_num_threads(), "fp32_s": fp32,
+                "bf16_s": bf16, "speedup": fp32 / bf16}
 
     key = hashlib.md5(f"{_cpu_name()}|{sorted(flags)}|{torch.__version__}|{torch.get_num_threads()}".encode()).hexdigest()
-    path = cache_dir() / "hardware.json"
-    try:
-        known = json.loads(path.read_text())
-    except (OSError, ValueError):
-        known = {}
-    if key not in known:
-        fp32, bf16 = _time_step(False), _time_step(True)
-        known[key] = {"cpu": _cpu_name(), "torch": torch.__version__, "threads": torch.get_num_threads(),
-                      "fp32_s": fp32, "bf16_s": bf16, "speedup": fp32 / bf16}
-        try:
-            from .persist import write_json
-
-            write_json(path, known)
-        except OSError:
-            pass  # a read-only cache only costs the measurement next time
-    return float(known[key]["speedup"])
+    return float(memo(cache_dir() / "hardware.json", key, measure)["speedup"])
 
 
 def resolve_precision(requested: str, device: torch.device) -> str:

@@ -13,8 +13,6 @@ and ONNX never need to know which objective trained a model.
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -252,40 +250,3 @@ class Classification(Objective):
         picked = logp.gather(1, idx.permute(0, 3, 1, 2))  # (B, k, H, W)
         ce = -(picked * w.permute(0, 3, 1, 2)).sum(1)  # (B, H, W)
         return (ce * self.class_weight[idx[..., 0]]).mean()
-
-
-def choose_temperature(model: nn.Module, L: torch.Tensor, ab: torch.Tensor, colour_target: float = 0.7,
-                       temperatures=(0.2, 0.25, 0.3, 0.38, 0.45, 0.55, 0.7, 0.85, 1.0),
-                       batch_size: int = 500) -> dict:
-    """Pick the annealed-mean T on held-out data (the validation split, never the test set): the
-    lowest ab MSE among the T whose colourfulness reaches `colour_target` of the truth's, or the
-    most colourful T if none does. Sets it on `model.decode` and returns every T's figures."""
-    from .evaluate import colorfulness
-
-    dec = model.decode
-    was = float(dec.temperature)
-    sq = torch.zeros(len(temperatures), dtype=torch.float64)
-    colour = torch.zeros(len(temperatures), dtype=torch.float64)
-    truth = 0.0
-
-    def rgb_of(L_, ab_):
-        return (lab_to_rgb(torch.cat([L_ * L_SCALE, ab_ * AB_SCALE], 1)) * 255).round()
-
-    with torch.no_grad():  # batches outside, temperatures inside: one forward pass per image
-        for i in range(0, len(L), batch_size):
-            Lb, abb = L[i : i + batch_size].float(), ab[i : i + batch_size].float()
-            raw = model.raw(Lb).float()
-            truth += colorfulness(rgb_of(Lb, abb)).sum().item()
-            for j, T in enumerate(temperatures):
-                dec.temperature.fill_(T)
-                pred = dec(raw)
-                sq[j] += (pred - abb).double().pow(2).sum().item()
-                colour[j] += colorfulness(rgb_of(Lb, pred)).sum().item()
-    n = len(L)
-    truth /= n
-    rows = [{"temperature": T, "ab_mse": sq[j].item() / (n * ab[0].numel()) * AB_SCALE**2,
-             "colorfulness": colour[j].item() / n} for j, T in enumerate(temperatures)]
-    ok = [r for r in rows if r["colorfulness"] >= colour_target * truth]
-    best = min(ok, key=lambda r: r["ab_mse"]) if ok else max(rows, key=lambda r: r["colorfulness"])
-    dec.temperature.fill_(best["temperature"] if math.isfinite(best["ab_mse"]) else was)
-    return {"chosen": best["temperature"], "colour_target": colour_target, "truth_colorfulness": truth, "grid": rows}

@@ -151,6 +151,23 @@ def read_json(path: str | os.PathLike, what: str = "file"):
     return loads(text, str(path))
 
 
+def memo(path: str | os.PathLike, key: str, compute: Callable[[], object]):
+    """`compute()` once per key, remembered in a small JSON file (a cache: unreadable means empty,
+    unwritable means computed again next time)."""
+    try:
+        known = json.loads(Path(path).read_text())
+        known = known if isinstance(known, dict) else {}
+    except (OSError, ValueError):
+        known = {}
+    if key not in known:
+        known[key] = compute()
+        try:
+            write_json(path, known)
+        except OSError:
+            pass
+    return known[key]
+
+
 # ---------------------------------------------------------------------------------------------
 # torch checkpoints: tensors and plain data only (weights_only), never arbitrary pickles
 

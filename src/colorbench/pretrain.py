@@ -112,19 +112,3 @@ def load_encoder(model: Colorizer, path: str | Path) -> dict:
             own[k].copy_(v)
     return {k: info[k] for k in ("pretext", "epochs", "val_accuracy", "chance", "time_s") if k in info} | {
         "tensors": len(state), "file": str(path)}
-
-
-def pretrain_only(cfg: TrainConfig, out: Path, overwrite: bool = False, progress: bool = True, log=print) -> Path:
-    """`colorbench pretrain`: out/encoder.safetensors for `--init` (never replaces one unless asked)."""
-    from .config import validate
-    from .hardware import resolve_device, resolve_precision
-    from .train import prepare
-
-    validate(cfg)
-    path = out / "encoder.safetensors"
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} exists; pass --overwrite to replace it, or choose another --out")
-    device = resolve_device(cfg.device)
-    data = prepare(cfg, device, progress=progress)
-    pretrain_encoder(cfg, data, path, device, resolve_precision(cfg.precision, device), progress, log)
-    return path

@@ -25,12 +25,13 @@ import torch.nn.functional as F
 
 from . import __version__
 from .augment import get_augment
-from .color import uint8_to_lab
+from .color import AB_SCALE, L_SCALE, lab_to_rgb, uint8_to_lab
 from .config import RESUMABLE_CHANGES, TrainConfig, validate
 from .data import Dataset, load_dataset, stratified_split
+from .evaluate import colorfulness
 from .hardware import autocast, device_name, resolve_device, resolve_precision
 from .models import count_params, create_model, forward_flops, save_model
-from .objectives import Objective, choose_temperature, create_objective
+from .objectives import Objective, create_objective
 from .persist import ReadError, claim_folder, load_state, read_json, save_state, write_json, write_text
 
 RUN_FILES = ("state.pt", "model.safetensors", "log.jsonl", "metrics.json", "config.json", "pretrain.safetensors")
@@ -304,3 +305,52 @@ def _line(h: dict) -> str:
     from .persist import dumps
 
     return dumps(h, indent=None) + "\n"
+
+
+def choose_temperature(model: torch.nn.Module, L: torch.Tensor, ab: torch.Tensor, colour_target: float = 0.7,
+                       temperatures=(0.2, 0.25, 0.3, 0.38, 0.45, 0.55, 0.7, 0.85, 1.0),
+                       batch_size: int = 500) -> dict:
+    """Pick the annealed-mean T on held-out data (the validation split, never the test set): the
+    lowest ab MSE among the T whose colourfulness reaches `colour_target` of the truth's, or the
+    most colourful T if none does. Sets it on `model.decode` and returns every T's figures."""
+    dec = model.decode
+    was = float(dec.temperature)
+    sq = torch.zeros(len(temperatures), dtype=torch.float64)
+    colour = torch.zeros(len(temperatures), dtype=torch.float64)
+    truth = 0.0
+
+    def rgb_of(L_, ab_):
+        return (lab_to_rgb(torch.cat([L_ * L_SCALE, ab_ * AB_SCALE], 1)) * 255).round()
+
+    with torch.no_grad():  # batches outside, temperatures inside: one forward pass per image
+        for i in range(0, len(L), batch_size):
+            Lb, abb = L[i : i + batch_size].float(), ab[i : i + batch_size].float()
+            raw = model.raw(Lb).float()
+            truth += colorfulness(rgb_of(Lb, abb)).sum().item()
+            for j, T in enumerate(temperatures):
+                dec.temperature.fill_(T)
+                pred = dec(raw)
+                sq[j] += (pred - abb).double().pow(2).sum().item()
+                colour[j] += colorfulness(rgb_of(Lb, pred)).sum().item()
+    n = len(L)
+    truth /= n
+    rows = [{"temperature": T, "ab_mse": sq[j].item() / (n * ab[0].numel()) * AB_SCALE**2,
+             "colorfulness": colour[j].item() / n} for j, T in enumerate(temperatures)]
+    ok = [r for r in rows if r["colorfulness"] >= colour_target * truth]
+    best = min(ok, key=lambda r: r["ab_mse"]) if ok else max(rows, key=lambda r: r["colorfulness"])
+    dec.temperature.fill_(best["temperature"] if math.isfinite(best["ab_mse"]) else was)
+    return {"chosen": best["temperature"], "colour_target": colour_target, "truth_colorfulness": truth, "grid": rows}
+
+
+def pretrain_only(cfg: TrainConfig, out: Path, overwrite: bool = False, progress: bool = True, log=print) -> Path:
+    """`colorbench pretrain`: out/encoder.safetensors for `--init` (never replaces one unless asked)."""
+    from .pretrain import pretrain_encoder
+
+    validate(cfg)
+    path = out / "encoder.safetensors"
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} exists; pass --overwrite to replace it, or choose another --out")
+    device = resolve_device(cfg.device)
+    data = prepare(cfg, device, progress=progress)
+    pretrain_encoder(cfg, data, path, device, resolve_precision(cfg.precision, device), progress, log)
+    return path
