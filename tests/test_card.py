@@ -19,22 +19,36 @@ def photo(h=48, w=64, seed=0) -> np.ndarray:
     base = np.stack([x / w, y / h, 1 - x / w], -1) * 200 + g.integers(0, 55, (h, w, 3))
     return base.astype(np.uint8)
 
-def test_shipped_weights_are_small_and_their_card_is_their_metadata():
+@pytest.mark.parametrize("name", ["default", "study"])
+def test_shipped_weights_are_small_and_their_card_is_their_metadata(name):
     from colorbench.card import model_card
-    from colorbench.colorize import default_weights, load_colorizer
+    from colorbench.colorize import SHIPPED, load_colorizer, shipped_weights
     from safetensors import safe_open
 
-    path = default_weights()
-    assert path.is_file(), "the package must ship default weights (bash recipes/default-weights.sh)"
-    assert path.stat().st_size < 5 * 2**20
+    path = shipped_weights(name)
+    assert path.is_file(), "the package ships these weights (bash recipes/photo-weights.sh, study-weights.sh)"
+    assert path.stat().st_size < 10 * 2**20
     with safe_open(str(path), "pt") as f:
-        assert {f.get_tensor(k).dtype for k in f.keys()} == {torch.float16}
-    model, info = load_colorizer()
+        assert {f.get_tensor(k).dtype for k in f.keys() if k.startswith("net.")} == {torch.float16}
+    model, info = load_colorizer(name)
     assert info["model"]["name"] in list_models() and 16 <= info["recommended_size"] <= 512
-    assert (path.parent / "MODEL_CARD.md").read_text() == model_card(info, path)
+    assert (path.parent / "MODEL_CARD.md").read_text() == model_card({n: shipped_weights(n) for n in SHIPPED})
     card = info["card"]
-    assert card["test_images"] == 10_000  # figures on the whole test set
-    assert card["test_metrics"]["ab_mse"] < card["test_baselines"]["gray"]["ab_mse"]
+    assert card["title"] and card["data"] and card["limits"] and card["recipe"].startswith("bash recipes/")
+    for table in card["evaluations"]:  # every figure the card shows is in the metadata
+        assert all(len(row) == len(table["columns"]) for row in table["rows"])
+    if name == "study":
+        test = card["evaluations"][0]
+        assert "10,000 images" in test["title"]
+        ab = next(r for r in test["rows"] if r[0].startswith("ab MSE"))
+        assert float(ab[1]) < float(ab[2])  # below the gray baseline
+
+
+def test_study_weights_stay_available_by_name():
+    from colorbench.colorize import load_colorizer
+
+    study, info = load_colorizer("study")
+    assert info["model"]["name"] == "unet" and info["config"]["epochs"] == 10
 
 
 def test_shipped_weights_colour_a_real_photo():

@@ -169,3 +169,19 @@ def test_cli_colorize_one_line_per_skip_and_a_summary(weights, tmp_path):
     assert "done 1, skipped 1" in r.stdout
     r = subprocess.run(cmd[:-1] + ["--weights", str(tmp_path / "nope.safetensors")], capture_output=True, text=True)
     assert r.returncode == 1 and "no such weights file" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_an_input_photo_is_never_an_output(weights, tmp_path, overwrite):
+    """Colorizing a photo into its own folder must not replace it, whatever the flags."""
+    src = tmp_path / "album"
+    src.mkdir()
+    Image.fromarray(photo()).convert("L").save(src / "grandma.png")
+    before = (src / "grandma.png").read_bytes()
+    res = colorize_files([str(src / "grandma.png")], src, weights=weights, overwrite=overwrite, progress=False,
+                         log=lambda *_: None)
+    assert not res[0].done and "would replace an input" in res[0].reason
+    res = colorize_files([str(src)], src, weights=weights, overwrite=overwrite, allow_inside=True, progress=False,
+                         log=lambda *_: None)
+    assert not any(o.done for o in res)  # the folder's own files are outputs-to-be: none is taken as input
+    assert (src / "grandma.png").read_bytes() == before

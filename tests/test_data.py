@@ -1,12 +1,15 @@
 import hashlib
 import http.server
 import io
+import os
 import pickle
+import struct
 import subprocess
 import sys
 import tarfile
 import threading
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -154,6 +157,13 @@ def test_no_network_says_how_to_use_a_local_copy(monkeypatch, empty_cache):
     assert not list(empty_cache.glob("cifar-10-python*"))
 
 
+def test_official_archive_with_an_oversized_batch_is_refused(tmp_path, empty_cache, monkeypatch):
+    path, _ = official_archive(tmp_path / "tiny-cifar.tar.gz")
+    monkeypatch.setattr(data, "MAX_BATCH_BYTES", 1000)  # the tiny batches hold about 5 KB each
+    with pytest.raises(DataError, match="data_batch_1 holds .* bytes, too many for a CIFAR-10 batch"):
+        load_dataset(path, progress=False)
+
+
 def test_corrupt_official_archive_is_refused(tmp_path, empty_cache):
     path, _ = official_archive(tmp_path / "cifar-10-python.tar.gz")  # official name, wrong md5
     with pytest.raises(DataError, match="corrupt.*md5"):
@@ -212,6 +222,104 @@ def test_bad_files_are_skipped_and_counted(tmp_path, empty_cache):
     assert ds.skipped == 3
     assert ds.first_skipped is not None and Path(ds.first_skipped).name in {"truncated.jpg", "notes.png", "readme.txt"}
     assert good  # the good file is untouched
+
+
+def zip_of(root: Path, dest: Path, **kw) -> zipfile.ZipFile:
+    """An open zip (write mode) already holding every file under root."""
+    z = zipfile.ZipFile(dest, "w", **kw)
+    for p in sorted(root.rglob("*.png")):
+        z.write(p, p.relative_to(root).as_posix())
+    return z
+
+
+def load_in_subprocess(source: Path, cache: Path) -> tuple[str, int]:
+    """describe() of a load in a fresh process, and that process's peak resident memory in bytes
+    (VmHWM: unlike ru_maxrss, it does not include the pytest process a child is forked from)."""
+    code = ("import sys, colorbench.data as d; print(d.describe(d.load_dataset(sys.argv[1], progress=False))); "
+            "print(open('/proc/self/status').read().split('VmHWM:')[1].split()[0])")
+    r = subprocess.run([sys.executable, "-c", code, str(source)], check=False, capture_output=True, text=True,
+                       timeout=300, env={**os.environ, "COLORBENCH_CACHE": str(cache)})
+    assert r.returncode == 0, r.stderr
+    *lines, peak_kb = r.stdout.splitlines()
+    return "\n".join(lines), int(peak_kb) * 1024
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads peak memory from /proc (Linux)")
+def test_a_1gb_member_is_skipped_unread(tmp_path):
+    root = layout_folder(tmp_path / "imgs", per_class=1)
+    zp = tmp_path / "big.zip"
+    with (zip_of(root, zp, compression=zipfile.ZIP_DEFLATED, compresslevel=1) as z,
+          z.open("train/cat/huge.png", "w", force_zip64=True) as f):  # 1 GB of zeros: 5 MB zipped
+        for _ in range(1024):
+            f.write(bytes(1 << 20))
+    out, peak = load_in_subprocess(zp, tmp_path / "cache")
+    assert "train: 3 images (cat 1, dog 1, frog 1)" in out and "test: 6 images" in out
+    assert "skipped 1 unreadable" in out and "over 64 MB" in out and "train/cat/huge.png" in out
+    assert peak < 1 << 30, f"peak {peak >> 20} MB"  # reading the member whole peaked at 2.3 GB (issue 14)
+
+
+def huge_png(width: int, height: int) -> bytes:
+    """A 1x1 PNG whose header claims width x height: a decompression bomb, tiny on disk."""
+    png = bytearray(png_bytes(np.zeros((1, 1, 3), np.uint8)))
+    png[16:24] = struct.pack(">II", width, height)  # IHDR data follows the signature, length and type
+    png[29:33] = struct.pack(">I", zlib.crc32(png[12:29]))  # the chunk CRC covers type and data
+    return bytes(png)
+
+
+def test_decompression_bomb_in_an_archive_is_skipped(tmp_path, empty_cache):
+    bomb = huge_png(40_000, 40_000)  # 1.6 G pixels: 4.8 GB if it were decoded
+    with pytest.raises(DataError, match="decompression bomb"):
+        read_image(bomb, "bomb.png")
+    root = layout_folder(tmp_path / "imgs", per_class=1)
+    zp = tmp_path / "bomb.zip"
+    with zip_of(root, zp) as z:
+        z.writestr("train/cat/bomb.png", bomb)
+    ds = load_dataset(zp, progress=False)
+    assert len(ds.train) == 3 and ds.skipped == 1 and ds.first_skipped == "train/cat/bomb.png"
+
+
+def test_size_limit_from_folder_and_tar_listings(tmp_path, empty_cache, monkeypatch):
+    root = layout_folder(tmp_path / "imgs", per_class=1)
+    noise = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    (root / "train" / "cat" / "big.png").write_bytes(png_bytes(noise))  # about 12 KB
+    tgz = tmp_path / "imgs.tar.gz"
+    with tarfile.open(tgz, "w:gz") as t:
+        t.add(root, arcname="imgs")
+    monkeypatch.setattr(data, "MAX_IMAGE_BYTES", 4096)
+    for source in (root, tgz):
+        ds = load_dataset(source, progress=False)
+        assert len(ds.train) == 3 and ds.image_size == (8, 8) and ds.skipped == 1
+        assert ds.first_skipped.endswith("train/cat/big.png") and "big.png" in ds.notes[-1]
+
+
+def test_a_damaged_member_is_skipped(tmp_path, empty_cache):
+    root = layout_folder(tmp_path / "imgs", per_class=1)
+    good = png_bytes(np.full((8, 8, 3), 7, np.uint8))
+    zp = tmp_path / "damaged.zip"
+    with zip_of(root, zp) as z:
+        z.writestr("train/cat/bad.png", good)  # stored: flip a byte of it below, and its CRC fails
+    raw = bytearray(zp.read_bytes())
+    raw[raw.find(good) + len(good) // 2] ^= 0xFF
+    zp.write_bytes(bytes(raw))
+    ds = load_dataset(zp, progress=False)
+    assert len(ds.train) == 3 and ds.skipped == 1 and ds.first_skipped == "train/cat/bad.png"
+    tgz = tmp_path / "cut.tar.gz"  # a damaged listing, though, is the whole archive's problem
+    with tarfile.open(tgz, "w:gz") as t:
+        t.add(root, arcname="imgs")
+    tgz.write_bytes(tgz.read_bytes()[: tgz.stat().st_size // 2])
+    with pytest.raises(DataError, match="cut.tar.gz: cannot list its files, the archive is damaged"):
+        load_dataset(tgz, progress=False)
+
+
+def test_bounded_read_ahead_gives_the_same_dataset(tmp_path, empty_cache, monkeypatch):
+    tgz = tmp_path / "imgs.tar.gz"
+    with tarfile.open(tgz, "w:gz") as t:
+        t.add(layout_folder(tmp_path / "imgs"), arcname="imgs")
+    whole = load_dataset(tgz, progress=False, use_cache=False)
+    monkeypatch.setattr(data, "READ_AHEAD_BYTES", 0)  # each file waits for the one before to decode
+    one = load_dataset(tgz, progress=False, use_cache=False)
+    for a, b in ((whole.train, one.train), (whole.test, one.test)):
+        assert torch.equal(a.images, b.images) and torch.equal(a.labels, b.labels)
 
 
 def test_missing_and_empty_paths(tmp_path, empty_cache):

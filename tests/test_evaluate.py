@@ -35,8 +35,9 @@ def test_psnr_by_hand():
     assert psnr(a, b).item() == pytest.approx(10 * math.log10(255**2 / 100))  # 28.13 dB
 
 
-def test_ssim_matches_skimage():
-    a, b = rand_images(seed=1), rand_images(seed=2)
+@pytest.mark.parametrize("size", [32, 80])  # the two blur paths: matrix products (small) and convolutions
+def test_ssim_matches_skimage(size):
+    a, b = rand_images(size=size, seed=1), rand_images(size=size, seed=2)
     got = ssim(a, b)
     for i in range(len(a)):
         want = structural_similarity(a[i].double().numpy(), b[i].double().numpy(), channel_axis=0, gaussian_weights=True, sigma=1.5,

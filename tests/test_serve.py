@@ -5,9 +5,13 @@ import http.client
 import io
 import json
 import re
+import socket
+import subprocess
+import sys
 import threading
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import numpy as np
@@ -15,9 +19,10 @@ import pytest
 import torch
 from PIL import Image
 
-from colorbench.color import rgb_to_lab
+from colorbench.color import gray_of_lightness, rgb_to_lab
+from colorbench.colorize import colorize_array, colorize_strips, load_colorizer
 from colorbench.models import create_model, save_model
-from colorbench.serve import make_server
+from colorbench.serve import allowed_hosts, make_server
 
 pytestmark = pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
 
@@ -31,14 +36,20 @@ def weights(tmp_path_factory):
 
 
 @contextmanager
-def running(**kw):
+def server(**kw):
     srv = make_server(port=0, **kw)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     try:
-        yield f"http://127.0.0.1:{srv.server_address[1]}"
+        yield srv
     finally:
         srv.shutdown()
         srv.server_close()
+
+
+@contextmanager
+def running(**kw):
+    with server(**kw) as srv:
+        yield f"http://127.0.0.1:{srv.server_address[1]}"
 
 
 @pytest.fixture(scope="module")
@@ -107,6 +118,7 @@ def test_alpha_is_kept(url):
     (b"", (400,), "empty"),
     (b"x" * 60_000, (413,), "limit"),
     (png(np.zeros((30, 40, 3), np.uint8))[:-40], (400,), "cannot read"),  # truncated
+    (png(np.zeros((10, 400, 3), np.uint8)), (400,), "too long and narrow"),  # a huge input for the network
 ])
 def test_bad_uploads(url, body, codes, words):
     status, r = post(url, body)
@@ -138,7 +150,7 @@ def test_internal_error_keeps_serving(url, monkeypatch):
     def boom(*a):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("colorbench.serve.colorize_lightness", boom)
+    monkeypatch.setattr("colorbench.serve.colorize_strips", boom)
     status, r = post(url, png(np.zeros((30, 40, 3), np.uint8)))
     assert status == 500 and r["error"] == "internal error: boom"
     monkeypatch.undo()
@@ -151,6 +163,170 @@ def test_bad_weights_fail_fast(tmp_path):
     (tmp_path / "w.safetensors").write_text("not weights")
     with pytest.raises(ValueError, match="not a colorbench weights file"):
         make_server(port=0, weights=tmp_path / "w.safetensors")
+
+
+# ---------------------------------------------------------------------------------------------
+# hardening: bounded memory, bursts, hostile requests
+
+
+def raw_request(url: str, data: bytes) -> tuple[int, dict]:
+    """Send bytes no HTTP client would send; -> (status, JSON body) of the answer."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as s:
+        s.sendall(data)
+        answer = b"".join(iter(lambda: s.recv(1 << 16), b""))
+    head, body = answer.split(b"\r\n\r\n", 1)
+    return int(head.split()[1]), json.loads(body)
+
+
+def get_with_host(url: str, host: str) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection(url.removeprefix("http://"), timeout=30)
+    conn.putrequest("GET", "/", skip_host=True)
+    conn.putheader("Host", host)
+    conn.endheaders()
+    r = conn.getresponse()
+    try:
+        return r.status, r.read()
+    finally:
+        conn.close()
+
+
+def test_strips_match_whole_image(weights):
+    model, _ = load_colorizer(weights)
+    rgb = np.random.default_rng(3).integers(0, 256, (70, 90, 3), dtype=np.uint8)
+    L = rgb_to_lab(torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 255)[:, :1]
+    want_gray = (gray_of_lightness(L)[0, 0] * 255).round().byte().numpy()
+    for size in (16, 128):  # the network's input made smaller, and not
+        color, gray = colorize_strips(rgb, model, size, strip_pixels=1800)  # 20 rows a strip
+        assert np.abs(color.astype(int) - colorize_array(rgb, model, size)).max() <= 1
+        assert np.abs(gray.astype(int) - want_gray).max() <= 1
+
+
+def test_bursts_are_all_answered(weights):
+    body = png(np.random.default_rng(2).integers(0, 256, (48, 64, 3), dtype=np.uint8))
+    with running(weights=weights) as url:
+        def upload(_):
+            conn = http.client.HTTPConnection(url.removeprefix("http://"), timeout=60)
+            try:
+                conn.request("POST", "/colorize", body)
+                r = conn.getresponse()
+                return r.status, json.load(r), r.headers["Retry-After"]
+            finally:
+                conn.close()
+
+        answers = []
+        for _ in range(3):  # a reset connection raises here
+            with ThreadPoolExecutor(20) as pool:
+                answers += pool.map(upload, range(20))
+        assert len(answers) == 60
+        for status, r, retry in answers:
+            assert (status == 200 and r["width"] == 64) or (status == 503 and "busy" in r["error"] and retry)
+        assert any(status == 200 for status, _, _ in answers)
+        assert post(url, body)[0] == 200
+        with urllib.request.urlopen(url + "/", timeout=30) as r:
+            assert r.status == 200
+
+
+def test_busy_answers_503(weights, monkeypatch):
+    monkeypatch.setattr("colorbench.serve.BUSY_WAIT", 0.1)
+    body = png(np.zeros((30, 40, 3), np.uint8))
+    with server(weights=weights) as srv:
+        url = f"http://127.0.0.1:{srv.server_address[1]}"
+        held = 0
+        while srv.slots.acquire(blocking=False):  # every slot taken, as by photos in progress
+            held += 1
+        req = urllib.request.Request(url + "/colorize", data=body, method="POST")
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(req, timeout=30)
+        assert e.value.code == 503 and e.value.headers["Retry-After"]
+        assert json.load(e.value)["error"].startswith("busy:")
+        for _ in range(held):
+            srv.slots.release()
+        assert post(url, body)[0] == 200
+
+
+SERVER = """
+import sys
+from colorbench.serve import make_server
+srv = make_server(port=0)  # the shipped weights: an untrained model puts every pixel out of gamut
+print(srv.server_address[1], flush=True)
+srv.serve_forever()
+"""
+
+
+def peak_rss_gb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")) / 2**20
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads peak memory from Linux's /proc")
+def test_big_flat_photo_in_bounded_memory():
+    """40 megapixels in 130 KB: with whole-image float tensors the server peaked at 5.1 GB; in strips, at
+    0.9 GB (0.65 GB over its idle size)."""
+    buf = io.BytesIO()
+    Image.new("RGB", (6300, 6300), (120, 110, 100)).save(buf, "PNG")
+    proc = subprocess.Popen([sys.executable, "-c", SERVER], stdout=subprocess.PIPE, text=True)
+    try:
+        url = f"http://127.0.0.1:{int(proc.stdout.readline())}"
+        idle = peak_rss_gb(proc.pid)
+        status, r = post(url, buf.getvalue())
+        peak = peak_rss_gb(proc.pid)
+    finally:
+        proc.terminate()
+        proc.wait()
+    assert status == 200 and (r["width"], r["height"]) == (6300, 6300)
+    assert r["color"].startswith("data:image/png;base64,")
+    assert peak < 2.5 and peak - idle < 1.2, f"peak {peak:.2f} GB, idle {idle:.2f} GB"
+
+
+def test_max_megapixels(weights):
+    with running(weights=weights, max_megapixels=0.001) as url:
+        status, r = post(url, png(np.zeros((30, 40, 3), np.uint8)))
+    assert status == 400 and "the limit is 0.001 megapixels" in r["error"]
+
+
+def test_bad_request_lines_are_answered(url):
+    for line, code in [(b"GET /" + b"a" * 100_000 + b" HTTP/1.1", 414), (b"GARBAGE", 400),
+                       (b"GET / HTTP/1.1 extra", 400)]:
+        status, r = raw_request(url, line + b"\r\nHost: 127.0.0.1\r\n\r\n")
+        assert status == code and r["error"]
+    with urllib.request.urlopen(url + "/", timeout=30) as r:
+        assert r.status == 200
+
+
+def test_duplicate_content_length(url):
+    host, port = url.removeprefix("http://").split(":")
+    status, r = raw_request(url, b"POST /colorize HTTP/1.1\r\nHost: %s:%s\r\nContent-Length: 3\r\n"
+                                 b"Content-Length: 30\r\n\r\nabc" % (host.encode(), port.encode()))
+    assert status == 400 and "Content-Length" in r["error"]
+
+
+def test_foreign_host_is_refused(url):
+    port = int(url.rsplit(":", 1)[1])
+    for host in (f"127.0.0.1:{port}", f"localhost:{port}", f"LocalHost:{port}"):
+        assert get_with_host(url, host)[0] == 200
+    for host in (f"evil.example:{port}", "evil.example", f"localhost:{port + 1}"):  # DNS rebinding
+        status, body = get_with_host(url, host)
+        assert status == 421 and "answers only to" in json.loads(body)["error"]
+    assert allowed_hosts("0.0.0.0", 8000) is None  # all addresses: any name (the README says so)
+    assert "192.168.1.5:8000" in allowed_hosts("192.168.1.5", 8000)
+
+
+def test_page_cannot_be_framed(url):
+    with urllib.request.urlopen(url + "/", timeout=30) as r:
+        assert "frame-ancestors 'none'" in r.headers["Content-Security-Policy"]
+        assert r.headers["X-Frame-Options"] == "DENY"
+
+
+@pytest.mark.parametrize("port", [99999, 65536, -1])
+def test_bad_port(port, capsys):
+    with pytest.raises(ValueError, match=f"^--port must be between 1 and 65535, not {port}$"):
+        make_server(port=port)
+    from colorbench.cli import main
+
+    assert main(["serve", "--port", str(port)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "between 1 and 65535" in err
 
 
 # ---------------------------------------------------------------------------------------------

@@ -121,3 +121,75 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path):
     la = [json.loads(x)["val_loss"] for x in (tmp_path / "full" / "log.jsonl").read_text().splitlines()]
     lb = [json.loads(x)["val_loss"] for x in log.read_text().splitlines()]
     assert la == lb and len(la) == 3
+
+
+def test_resuming_with_another_objective_is_refused(tmp_path, sample):
+    kw = dict(dataset=sample, progress=False, log=lambda *_: None)
+    train(TrainConfig(**{**TINY, "epochs": 1}), tmp_path / "r", **kw)
+    with pytest.raises(TrainingError, match="another objective.*loss: 'mse' -> 'classification'"):
+        train(TrainConfig(**{**TINY, "epochs": 2, "loss": "classification"}), tmp_path / "r", resume=True, **kw)
+
+
+@pytest.mark.parametrize("damage", ["empty", "truncated", "random"])
+def test_a_damaged_checkpoint_on_resume_is_one_line(tmp_path, sample, damage):
+    train(TrainConfig(**{**TINY, "epochs": 1}), tmp_path / "r", dataset=sample, progress=False, log=lambda *_: None)
+    state = tmp_path / "r" / "state.pt"
+    data = state.read_bytes()
+    state.write_bytes({"empty": b"", "truncated": data[: len(data) // 3], "random": os.urandom(len(data))}[damage])
+    r = subprocess.run([sys.executable, "-m", "colorbench", "train", "--preset", "smoke", "--train-limit", "256",
+                        "--val-limit", "0", "--epochs", "2", "--batch-size", "32", "--eval-batch-size", "200",
+                        "--out", str(tmp_path / "r"),
+                        "--resume", "--quiet"], capture_output=True, text=True)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and "state.pt" in r.stderr and "weights_only" not in r.stderr
+
+
+def test_a_full_disk_during_training_is_one_line_and_a_retry_works(tmp_path, sample, monkeypatch):
+    import errno
+
+    import colorbench.persist as persist
+
+    real = persist.torch.save
+    calls = {"n": 0}
+
+    def failing_save(obj, f, *a, **k):
+        calls["n"] += 1
+        if calls["n"] == 2:  # the second checkpoint hits a full disk
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(obj, f, *a, **k)
+
+    monkeypatch.setattr(persist.torch, "save", failing_save)
+    kw = dict(dataset=sample, progress=False, log=lambda *_: None)
+    with pytest.raises(OSError, match="no space left on the disk while writing .*state.pt"):
+        train(TrainConfig(**{**TINY, "epochs": 3}), tmp_path / "r", **kw)
+    assert not list((tmp_path / "r").glob(".*.tmp"))  # no stale temp file
+    monkeypatch.undo()
+    m = train(TrainConfig(**{**TINY, "epochs": 3}), tmp_path / "r", resume=True, **kw)
+    assert len(m["history"]) == 3 and torch.load(tmp_path / "r" / "state.pt", weights_only=True)["epoch"] == 3
+
+
+def test_deterministic_runs_are_bitwise_equal_and_single_threaded(tmp_path, sample):
+    cfg = TrainConfig(**{**TINY, "epochs": 1, "deterministic": True})
+    threads = torch.get_num_threads()
+    a = train(cfg, tmp_path / "a", dataset=sample, progress=False, log=lambda *_: None)
+    b = train(cfg, tmp_path / "b", dataset=sample, progress=False, log=lambda *_: None)
+    assert a["threads"] == 1 and torch.get_num_threads() == threads  # restored afterwards
+    assert a["history"][0]["curve"] == b["history"][0]["curve"]
+    wa, wb = load_file(tmp_path / "a" / "model.safetensors"), load_file(tmp_path / "b" / "model.safetensors")
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+def test_pretrained_encoder_initialises_the_colorizer(tmp_path, sample):
+    """init=pretrain: the encoder is trained on the training split's labels first, then copied in."""
+    kw = dict(dataset=sample, progress=False, log=lambda *_: None)
+    m = train(TrainConfig(**{**TINY, "epochs": 1, "init": "pretrain", "pretrain_epochs": 1}), tmp_path / "p", **kw)
+    assert m["pretext"]["tensors"] == 6 and 0 <= m["pretext"]["val_accuracy"] <= 1  # cnn: 3 convs x (w, b)
+    assert (tmp_path / "p" / "pretrain.safetensors").exists()
+    from colorbench.pretrain import load_encoder
+
+    fresh = load_model(tmp_path / "p")[0]
+    with pytest.raises(ValueError, match="not for 'unet'"):
+        from colorbench.models import create_model
+
+        load_encoder(create_model("unet"), tmp_path / "p" / "pretrain.safetensors")
+    assert fresh is not None

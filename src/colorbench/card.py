@@ -1,95 +1,84 @@
 """Shipping weights: fp16 safetensors with everything the model card says in their metadata, and
-MODEL_CARD.md written from that metadata, so the two cannot disagree."""
+MODEL_CARD.md written from that metadata alone, so the two cannot disagree.
+
+A card (the `card` entry of the metadata) holds: `title`, `summary`, `data` (what it learnt from, and
+the licence terms), `held_out` (the rule), `evaluations` (tables of measured figures), `limits` and
+`recipe`. The model, its size, parameters, protocol and version come from the rest of the metadata.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+from dataclasses import asdict
+
+from . import __version__
+from .config import TrainConfig
 from .models import count_params, load_model, save_model
 from .persist import write_text
 
+
 def package_weights(run: str | os.PathLike, dest: str | os.PathLike, recommended_size: int, card: dict) -> Path:
-    """Ship a trained run's weights: fp16 safetensors (half the size; on photos, outputs within one 8-bit
-    level of fp32's) with the model spec, recommended network size and card facts in its metadata,
-    and MODEL_CARD.md beside them, written from that same metadata so the two cannot disagree."""
+    """Ship a trained run's weights: fp16 (half the size; outputs within one 8-bit level of fp32's on
+    photos) with the model spec, recommended network size, version and card in the metadata."""
     model, info = load_model(run)
-    meta = {k: info[k] for k in ("config", "epoch", "val_loss", "dataset", "elapsed") if k in info}
-    meta = {**meta, "params": count_params(model), "recommended_size": recommended_size, "card": card}
+    meta = {k: info[k] for k in ("config", "epoch", "val_loss", "dataset", "precision", "decoding") if k in info}
+    meta = {**meta, "params": count_params(model), "recommended_size": recommended_size, "card": card,
+            "version": __version__}
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
     save_model(model, dest, meta, half=True)
-    _, shipped = load_model(dest)
-    write_text(dest.parent / "MODEL_CARD.md", model_card(shipped, dest))
     return dest
 
 
-def model_card(info: dict, path: Path) -> str:
-    """The model card of shipped weights, from their metadata."""
-    card, cfg = info["card"], info.get("config", {})
-    name, size = info["model"]["name"], info["recommended_size"]
-    t, g = card["test_metrics"], card["test_baselines"]["gray"]
-    rows = [("ab MSE (LAB units²)", "ab_mse", ".1f"), ("PSNR dB (sRGB)", "psnr", ".2f"), ("SSIM (sRGB)", "ssim", ".4f"),
-            ("CIEDE2000", "ciede2000", ".2f"), ("colourfulness (truth {:.1f})".format(t["colorfulness_true"]),
-                                                "colorfulness", ".1f"), ("AuC of ab error 0-150", "auc", ".4f")]
-    lines = [
-        "# colorbench default weights",
-        "",
-        f"`{path.name}`: the `{name}` model ({info['params']:,} parameters, fp16, "
-        f"{path.stat().st_size / 2**20:.1f} MB), used by `colorbench colorize`, `colorbench serve`, "
-        "`colorbench export` and `colorbench.colorize()` when no weights are given. Nothing is downloaded.",
-        "",
-        "## Training",
-        "",
-        f"- Data: {card['data']} (`cifar10-jpeg.tar.gz`: CIFAR-10 re-encoded as JPEG quality 75; 32x32 photos of 10 "
-        "classes: airplane, automobile, bird, cat, deer, dog, frog, horse, ship, truck). Seeded stratified 80/20 split of the "
-        "50,000 training images: 40,000 to train on, 10,000 to validate.",
-        f"- Protocol: the study's (`--preset study`): {cfg.get('epochs')} epochs, batch {cfg.get('batch_size')}, "
-        f"Adam lr {cfg.get('lr')}, MSE on ab/128, random flips and 90-degree turns, seed {cfg.get('seed')}. "
-        f"Validation loss after the last epoch: {info['val_loss']:.5f}.",
-        f"- Recipe: `bash {card['recipe']}` reproduces these weights, the figures below and this card "
-        f"({card.get('recipe_time', 'about 50 min on 2 CPU cores')}).",
-        "",
-        f"## Test set ({card['test_images']:,} CIFAR-10 test images, never seen in training)",
-        "",
-        "| metric | this model | gray baseline (ab = 0) |",
-        "|---|---|---|",
-        *[f"| {label} | {t[k]:{fmt}} | {g[k]:{fmt}} |" for label, k, fmt in rows],
-        "",
-    ]
-    photos = card.get("photos", [])
-    if photos:
-        lines += ["## On photos",
-                  "",
-                  f"`colorize` runs the network on L resized to a short side of `--size` pixels (default {size}, "
-                  "chosen below), then joins the upsampled colour with the full-resolution L: the output keeps the "
-                  "input's size and lightness. PSNR, SSIM and colourfulness against the original colour photos:",
-                  ""]
-        for ph in photos:
-            sizes = [k for k in ph["by_size"] if k != "gray"]
-            listed = ph.get("names") or []
-            names = f": {', '.join(listed)}" if 0 < len(listed) <= 10 else ""
-            lines += [f"{ph['n']} colour photos from `{ph['photos']}`{names} (truth colourfulness "
-                      f"{ph['truth_colourfulness']:.1f}):", "",
-                      "| network size | PSNR dB | SSIM | colourfulness |", "|---|---|---|---|",
-                      *[f"| {k}{' (default)' if k == str(size) else ''} | {ph['by_size'][k]['psnr']:.2f} | "
-                        f"{ph['by_size'][k]['ssim']:.4f} | {ph['by_size'][k]['color']:.1f} |" for k in sizes],
-                      f"| gray baseline | {ph['by_size']['gray']['psnr']:.2f} | {ph['by_size']['gray']['ssim']:.4f} | "
-                      f"{ph['by_size']['gray']['color']:.1f} |", ""]
-    lines += [
-        "## Known limits",
-        "",
-        "- It learnt colour from 32x32 thumbnails of 10 classes. On photos it gives muted, plausible tones: warm "
-        "browns for animals, skin and wood, pale blue for some skies and water. Grass and foliage often come out "
-        "olive, brown or gray rather than green, and strongly coloured objects (a red cup, an orange suit) stay "
-        "dull: it cannot know their colour from lightness alone.",
-        f"- MSE training averages over the colours an object could have, so results are desaturated (colourfulness "
-        f"{t['colorfulness']:.1f} against {t['colorfulness_true']:.1f} for the truth on the test set) and often "
-        "brownish or bluish. The colours are guesses: never evidence of what a scene really looked like.",
-        f"- Per-pixel scores are a poor guide: on the test set its PSNR is {t['psnr']:.2f} dB against {g['psnr']:.2f} "
-        f"dB for leaving the image gray, and CIEDE2000 {t['ciede2000']:.2f} against {g['ciede2000']:.2f}; they reward "
-        "a safe gray over a plausible but wrong colour. ab MSE, colourfulness and looking at the pictures say more.",
-        "- For a better model, train your own (`colorbench train`, `colorbench compare`) and pass `--weights`.",
-        "",
-    ]
+def write_model_card(weights: dict[str, Path], path: Path) -> Path:
+    """MODEL_CARD.md for every shipped set of weights, from their metadata."""
+    return write_text(path, model_card(weights))
+
+
+def model_card(weights: dict[str, Path]) -> str:
+    from .models import load_model
+
+    lines = ["# colorbench's shipped weights", "",
+             "Both ship inside the package; nothing is downloaded. This card is generated from the weights' own "
+             "metadata (`colorbench.card.write_model_card`), so every figure below travels with the weights.", ""]
+    for name, path in weights.items():
+        _, info = load_model(path)
+        lines += _section(name, path, info)
     return "\n".join(lines)
+
+
+def _table(t: dict) -> list[str]:
+    out = [f"{t['title']}", "", "| " + " | ".join(t["columns"]) + " |", "|" + "---|" * len(t["columns"])]
+    out += ["| " + " | ".join(str(c) for c in row) + " |" for row in t["rows"]]
+    return out + ([""] + [t["note"]] if t.get("note") else []) + [""]
+
+
+def _section(name: str, path: Path, info: dict) -> list[str]:
+    card, spec = info["card"], info["model"]
+    cfg = asdict(TrainConfig.from_dict(info.get("config", {})))  # older configs in today's words
+    objective = (spec.get("objective") or {"name": "mse"})["name"]
+    size_mb = path.stat().st_size / 2**20
+    lines = [f"## `{name}`: {card['title']}", "",
+             f"`{path.name}`: the `{spec['name']}` model ({info['params']:,} parameters, fp16, {size_mb:.1f} MB), "
+             f"trained with the `{objective}` objective by colorbench {info.get('version', 'before 0.2')}; "
+             f"`colorize` gives it L at a short side of {info['recommended_size']} pixels (`--size`). "
+             + card["summary"], "",
+             "### Training", "", f"- Data: {card['data']}",
+             f"- Protocol: {cfg.get('epochs')} epochs, batch {cfg.get('batch_size')}, Adam lr {cfg.get('lr')}, "
+             f"augmentation `{cfg.get('augment')}`, seed {cfg.get('seed')}, {info.get('precision', 'fp32')} precision; "
+             f"validation loss after the last epoch {info['val_loss']:.5f} (MSE of ab/128)."]
+    if info.get("decoding"):
+        d = info["decoding"]
+        lines.append(f"- Decoding: annealed-mean temperature T = {d['chosen']}, chosen on the validation split (the "
+                     f"lowest ab MSE among the T reaching {d['colour_target']:.0%} of the truth's colourfulness).")
+    if card.get("held_out"):
+        lines.append(f"- Held out: {card['held_out']}")
+    lines += [f"- Recipe: `{card['recipe']}` reproduces these weights, the figures below and this card "
+              f"({card.get('recipe_time', '')}).", ""]
+    if card.get("evaluations"):
+        lines += ["### Measured", ""]
+        for t in card["evaluations"]:
+            lines += _table(t)
+    lines += ["### Known limits", ""] + [f"- {x}" for x in card.get("limits", [])] + [""]
+    return lines

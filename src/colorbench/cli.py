@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 from pathlib import Path
 
@@ -99,12 +100,17 @@ def cmd_train(args) -> None:
 
     cfg = preset_train(args.preset, **config_overrides(args, TrainConfig))
     out = Path(args.out) if args.out else Path("runs") / run_name(cfg.model, cfg.seed)
-    print(f"training {cfg.model} with {cfg.loss} ({args.preset} preset: {cfg.epochs} epoch{'s' * (cfg.epochs != 1)}, "
-          f"batch {cfg.batch_size}, lr {cfg.lr}) on {cfg.data} -> {out}")
+    main = os.environ.get("RANK", "0") in ("", "0")  # under torchrun, one process speaks for the run
+    processes = int(os.environ.get("WORLD_SIZE", "1") or 1)
+    if main:
+        print(f"training {cfg.model} with {cfg.loss} ({args.preset} preset: {cfg.epochs} epoch{'s' * (cfg.epochs != 1)}, "
+              f"batch {cfg.batch_size}, lr {cfg.lr}) on {cfg.data}"
+              + (f", {processes} processes" if processes > 1 else "") + f" -> {out}")
     m = train(cfg, out, resume=args.resume, overwrite=args.overwrite, progress=not args.quiet)
-    print(f"done: train loss {m['final_train_loss']:.5f}, val loss {m['final_val_loss']:.5f}, "
-          f"{m['train_time_s']:.0f}s training, {m['images_per_s']:.0f} img/s ({m['precision']}); "
-          f"weights: {out / 'model.safetensors'}")
+    if main:
+        print(f"done: train loss {m['final_train_loss']:.5f}, val loss {m['final_val_loss']:.5f}, "
+              f"{m['train_time_s']:.0f}s training, {m['images_per_s']:.0f} img/s ({m['precision']}); "
+              f"weights: {out / 'model.safetensors'}")
 
 
 def cmd_pretrain(args) -> None:
@@ -160,15 +166,45 @@ def cmd_report(args) -> None:
 
 def cmd_colorize(args) -> int:
     from .colorize import colorize_files, summary_line
+    from .data import IMAGE_SUFFIXES
 
     out = Path(args.output)
     outcomes = colorize_files(args.inputs, out, weights=args.weights, size=args.size, overwrite=args.overwrite,
                               allow_inside=args.inside_input, device=args.device, precision=args.precision,
                               progress=not args.quiet)
+    if not outcomes:
+        print(f"colorbench: error: no photos found in {', '.join(args.inputs)} (looked for "
+              f"{', '.join(sorted(IMAGE_SUFFIXES))})", file=sys.stderr)
+        return 1
     print(summary_line(outcomes, out))
     # nothing done and something went wrong (not merely "already done"): a failure
     failed = [o for o in outcomes if not o.done and not o.reason.startswith("output exists")]
     return 1 if failed and not any(o.done for o in outcomes) else 0
+
+
+def cmd_photo_set(args) -> None:
+    from .photos import build_photo_set
+
+    build_photo_set(args.imagenet, args.places, args.out, size=args.size, progress=not args.quiet)
+
+
+def cmd_evaluate_photos(args) -> None:
+    import datetime as dt
+
+    from .photos import evaluate_photos
+
+    out = Path(args.out) if args.out else Path("runs") / f"photos-{Path(args.source).name}-{dt.datetime.now():%Y%m%d-%H%M%S}"
+    r = evaluate_photos(args.source, args.weights or ["default"], out, size=args.size, limit=args.limit,
+                        precision=args.precision, progress=not args.quiet)
+    print(f"{r['photos']} colour photos from {args.source} ({len(r['left_out_without_colour'])} without colour left "
+          f"out); truth colourfulness {r['truth_colorfulness']:.1f}")
+    print(f"  {'method':<28}{'PSNR dB':>9}{'SSIM':>8}{'CIEDE2000':>11}{'colourfulness':>15}")
+    for m, s in r["summary"].items():
+        size = r["methods"][m]["size"]
+        label = m if size is None else f"{m} (size {size})"
+        print(f"  {label:<28}{s['psnr']:>9.2f}{s['ssim']:>8.4f}{s['ciede2000']:>11.2f}"
+              f"{s['colorfulness']:>9.1f} ({s['colorfulness_ratio']:.0%})")
+    print(f"gallery: {out / 'gallery.html'}  results: {out / 'results.json'}")
 
 
 def cmd_export(args) -> None:
@@ -186,7 +222,8 @@ def cmd_export(args) -> None:
 def cmd_serve(args) -> None:
     from .serve import serve
 
-    serve(host=args.host, port=args.port, weights=args.weights, size=args.size, max_upload_mb=args.max_upload_mb)
+    serve(host=args.host, port=args.port, weights=args.weights, size=args.size, max_upload_mb=args.max_upload_mb,
+          max_megapixels=args.max_megapixels)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -269,6 +306,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(fn=cmd_colorize)
 
+    p = sub.add_parser("evaluate-photos", help="colorize a folder of colour photos from their lightness and score "
+                       "them against the truth, beside the gray baseline; writes a gallery page", epilog=EPILOG)
+    p.add_argument("source", help="a folder or .tar of colour photos, or 'skimage' (scikit-image's samples)")
+    p.add_argument("--weights", nargs="+", default=None, help="weights to compare: files, run folders, or the "
+                   "shipped 'default' and 'study' (default: default)")
+    p.add_argument("--size", type=int, default=None, help="network input short side (default: each weights' own)")
+    p.add_argument("--limit", type=int, default=0, help="at most this many photos (0: all)")
+    p.add_argument("--precision", default="fp32", choices=PRECISIONS)
+    p.add_argument("--out", default=None, help="folder for results.json and gallery.html "
+                   "(default: runs/photos-<source>-<time>)")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(fn=cmd_evaluate_photos)
+
+    p = sub.add_parser("photo-set", help="build the photo training set (fixed held-out lists, gray photos left "
+                       "out) from the ImageNet sample and MiniPlaces")
+    p.add_argument("--imagenet", required=True, help="imagenet-sample-1000.tar (or a folder of its photos)")
+    p.add_argument("--places", required=True, help="miniplaces-20k.tar.gz (or a folder of its photos)")
+    p.add_argument("--out", required=True, help="a new folder for the set")
+    p.add_argument("--size", type=int, default=128, help="side of the training crops (default: 128)")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(fn=cmd_photo_set)
+
     p = sub.add_parser("export", help="export weights to ONNX (dynamic batch, height and width)")
     p.add_argument("--onnx", metavar="FILE", help="write an ONNX model here")
     p.add_argument("--weights", default=None, help="checkpoint (default: the shipped weights)")
@@ -282,6 +341,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=int, default=None, help="short side of the network's input "
                    "(default: the weights' recommendation)")
     p.add_argument("--max-upload-mb", type=float, default=20.0, help="largest upload accepted (default: 20)")
+    p.add_argument("--max-megapixels", type=float, default=40.0,
+                   help="largest photo accepted, in megapixels (default: 40); memory stays bounded either way")
     p.set_defaults(fn=cmd_serve)
 
     p = sub.add_parser("report", help="render report.html and report.md again from a compare folder")
@@ -303,8 +364,21 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as e:
         if args.debug:
             raise
-        print(f"colorbench: error: {e} (see colorbench {args.command} --help)", file=sys.stderr)
+        if not getattr(e, "echo", False):
+            print(f"colorbench: error: {e} (see colorbench {args.command} --help)", file=sys.stderr)
         return 2
+    except RuntimeError as e:
+        from .distributed import DistributedError, lost_contact
+
+        if args.debug or not (isinstance(e, DistributedError) or lost_contact(e)):
+            raise
+        if getattr(e, "echo", False):
+            return 1
+        msg = str(e) if isinstance(e, DistributedError) else (
+            "lost contact with another process of this distributed run (it stopped or was killed); the last "
+            "checkpoint is intact: run the same command with --resume")
+        print(f"colorbench: error: {msg}", file=sys.stderr)
+        return 1
     except (DataError, TrainingError, ReadError, OSError, ValueError) as e:
         if args.debug:
             raise

@@ -29,19 +29,31 @@ from .persist import atomic_write
 DEFAULT_SIZE = 128  # network input short side when the weights recommend none
 
 
+SHIPPED = {"default": "colorbench-default.safetensors",  # photos: see weights/MODEL_CARD.md
+           "study": "colorbench-study.safetensors"}  # the study's U-Net on CIFAR-10, kept by name
+
+
+def shipped_weights(name: str = "default") -> Path:
+    """Weights shipped in the package, by name (see weights/MODEL_CARD.md)."""
+    return Path(str(resources.files("colorbench") / "weights" / SHIPPED[name]))
+
+
 def default_weights() -> Path:
-    """The weights shipped in the package (see weights/MODEL_CARD.md)."""
-    return Path(str(resources.files("colorbench") / "weights" / "colorbench-default.safetensors"))
+    return shipped_weights("default")
 
 
 @lru_cache(maxsize=4)
 def _load(path: str, device: str) -> tuple[Colorizer, dict]:
-    return load_model(path, device)
+    model, info = load_model(path, device)
+    return model, {**info, "path": path}
 
 
 def load_colorizer(weights: str | os.PathLike | None = None, device: str = "cpu") -> tuple[Colorizer, dict]:
-    """(model, metadata) from `weights` (a .safetensors file or run folder), default: the shipped ones."""
-    return _load(str(Path(weights) if weights else default_weights()), device)
+    """(model, metadata) from `weights`: a .safetensors file or run folder, or the name of shipped
+    weights ("default", "study"); None: the default ones."""
+    name = str(weights) if weights is not None else "default"
+    path = shipped_weights(name) if name in SHIPPED else Path(name)
+    return _load(str(path), device)
 
 
 def recommended_size(info: dict) -> int:
@@ -264,9 +276,12 @@ def colorize_files(inputs: list[str], out: str | os.PathLike, weights=None, size
     for o in outcomes:
         log(f"skipped {o.src}: {o.reason}")
     seen: set[Path] = set()
+    sources = {s.resolve() for s, _ in pairs}
     bar = tqdm(pairs, desc="colorizing", unit="img", disable=not progress)
     for src, dst in bar:
-        if dst in seen:
+        if dst.resolve() in sources:  # whatever the flags: an input is never an output
+            o = Outcome(src, dst, False, f"the output {dst} would replace an input photo; choose another -o")
+        elif dst in seen:
             o = Outcome(src, dst, False, f"another input also maps to {dst}")
         elif dst.exists() and not overwrite:
             o = Outcome(src, dst, False, "output exists (use --overwrite to replace it)")
@@ -293,7 +308,60 @@ def summary_line(outcomes: list[Outcome], out: Path) -> str:
 
     done = sum(o.done for o in outcomes)
     reasons = Counter("already done (--overwrite to redo)" if o.reason.startswith("output exists") else
+                      "would replace an input photo (choose another -o)" if "would replace an input" in o.reason else
                       "unreadable" if "cannot read" in o.reason else o.reason for o in outcomes if not o.done)
     skipped = sum(reasons.values())
     why = ", ".join(f"{n} {r}" for r, n in reasons.most_common())
     return f"done {done}, skipped {skipped}" + (f" ({why})" if why else "") + f"; output in {out}"
+
+
+# ---------------------------------------------------------------------------------------------
+# big photos in bounded memory (`colorbench serve`)
+
+STRIP_PIXELS = 1 << 20  # pixels per strip: each float copy of a strip is a few MB, whatever the photo's size
+
+
+def _strip_lightness(rgb: np.ndarray) -> torch.Tensor:
+    """uint8 (h, W, 3) -> L (1, 1, h, W) in LAB units, by the uint8 fast path (rgb_to_lab's values within
+    float rounding, twice as fast: each strip's L is made twice)."""
+    from .color import uint8_to_lab
+
+    chw = torch.from_numpy(rgb.transpose(2, 0, 1).copy())  # a copy: a decoded photo may be read-only
+    return uint8_to_lab(chw[None])[:, :1] * L_SCALE
+
+
+def _bilinear_rows(x: torch.Tensor, H: int, r0: int, r1: int) -> torch.Tensor:
+    """Rows r0:r1 of `x` (B, C, h, W) stretched to H rows: the rows that F.interpolate(mode="bilinear",
+    align_corners=False) gives for the whole height (same coordinate mapping), without making the others."""
+    h = x.shape[-2]
+    src = ((torch.arange(r0, r1, dtype=torch.float32) + 0.5) * (h / H) - 0.5).clamp(min=0)
+    y0 = src.floor().long().clamp(max=h - 1)
+    w = (src - y0).clamp(0, 1).view(-1, 1)
+    return x[..., y0, :] * (1 - w) + x[..., (y0 + 1).clamp(max=h - 1), :] * w
+
+
+@torch.no_grad()
+def colorize_strips(rgb: np.ndarray, model: torch.nn.Module, size: int, steps: int = 8, precision: str = "fp32",
+                    strip_pixels: int = STRIP_PIXELS) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 (H, W, 3) -> (colorized uint8 (H, W, 3), the gray the network is given, uint8 (H, W)).
+
+    The same result as colorize_array (within float rounding) without any full-size float image: the
+    network's small input is averaged from strips of rows, and its small ab is stretched and applied
+    strip by strip, so the memory beyond the uint8 images stays a few strips' worth."""
+    H, W = rgb.shape[:2]
+    h, w = _net_hw(H, W, size)
+    rows = max(1, strip_pixels // W)
+    strips = range(0, H, rows)
+    # predict_ab's area average, in two steps: each strip to the network's width, then all rows to its height
+    narrow = torch.cat([F.adaptive_avg_pool2d(_strip_lightness(rgb[r:r + rows]), (min(rows, H - r), w))
+                        for r in strips], dim=2)
+    ab = predict_ab(model, F.adaptive_avg_pool2d(narrow, (h, w)), size, precision)  # at network size: no resize
+    ab = F.interpolate(ab, size=(h, W), mode="bilinear", align_corners=False)  # widths now, heights per strip
+    color, gray = np.empty((H, W, 3), np.uint8), np.empty((H, W), np.uint8)
+    for r in strips:
+        L = _strip_lightness(rgb[r:r + rows])
+        lab = torch.cat([L, _bilinear_rows(ab, H, r, r + L.shape[-2])], dim=1)
+        color[r:r + rows] = to_uint8(_fit_lab(lab, steps).clamp(0, 1))
+        gray_lab = torch.cat([L, torch.zeros_like(L).expand(-1, 2, -1, -1)], dim=1)
+        gray[r:r + rows] = to_uint8(lab_to_rgb(gray_lab)[:, :1])[..., 0]
+    return color, gray

@@ -122,20 +122,30 @@ def compare(cfg: CompareConfig, train_overrides: dict, out: Path, resume: bool =
             r = _load_eval(folder)
         baselines[name] = r
 
-    jobs = [(seed, arm) for seed in range(cfg.seeds) for arm in cfg.arms]  # seed-major: a stop leaves whole seeds
+    todo = [(seed, arm) for seed in range(cfg.seeds) for arm in cfg.arms]  # seed-major: a stop leaves whole seeds
     runs: dict[str, list[dict]] = {a: [None] * cfg.seeds for a in cfg.arms}
-    for k, (seed, arm) in enumerate(jobs, 1):
-        folder = out / "runs" / run_name(arm, seed)
-        r = _load_eval(folder) if continuing else None
+    pending = []
+    for k, (seed, arm) in enumerate(todo, 1):
+        r = _load_eval(out / "runs" / run_name(arm, seed)) if continuing else None
         if r is None:
-            log(f"[{k}/{len(jobs)}] {arm} seed {seed}: training")
-            r = run_one(dataclasses.replace(arms[arm], seed=seed), folder, ds, test, resume=continuing,
-                        progress=progress, log=log)
-            log(f"[{k}/{len(jobs)}] {arm} seed {seed}: val loss {r['train']['final_val_loss']:.5f}, test ab MSE "
-                f"{r['summary']['ab_mse']:.1f}, colourfulness {r['summary']['colorfulness']:.1f}")
+            pending.append((k, seed, arm))
         else:
-            log(f"[{k}/{len(jobs)}] {arm} seed {seed}: done earlier, kept")
-        runs[arm][seed] = r
+            log(f"[{k}/{len(todo)}] {arm} seed {seed}: done earlier, kept")
+            runs[arm][seed] = r
+
+    def done(k: int, seed: int, arm: str) -> None:
+        r = runs[arm][seed] = _load_eval(out / "runs" / run_name(arm, seed))
+        log(f"[{k}/{len(todo)}] {arm} seed {seed}: val loss {r['train']['final_val_loss']:.5f}, test ab MSE "
+            f"{r['summary']['ab_mse']:.1f}, colourfulness {r['summary']['colorfulness']:.1f}")
+
+    if cfg.jobs > 1 and len(pending) > 1:
+        _run_parallel(cfg, arms, pending, out, base, continuing, progress, done)
+    else:
+        for k, seed, arm in pending:
+            log(f"[{k}/{len(todo)}] {arm} seed {seed}: training")
+            run_one(dataclasses.replace(arms[arm], seed=seed), out / "runs" / run_name(arm, seed), ds, test,
+                    resume=continuing, progress=progress, log=log)
+            done(k, seed, arm)
 
     _save_samples(out, cfg, ds, test, runs, mean, device)
     results = _results(cfg, base, arms, ds, test, runs, baselines, len(train_idx), len(val_idx), device)
@@ -145,6 +155,51 @@ def compare(cfg: CompareConfig, train_overrides: dict, out: Path, resume: bool =
     from .report import write_report
 
     return write_report(out)
+
+
+def _run_parallel(cfg: CompareConfig, arms: dict, pending: list, out: Path, base: TrainConfig, resume: bool,
+                  progress: bool, done) -> None:
+    """The pending (arm, seed) runs in `cfg.jobs` worker processes: one GPU each where there are
+    several, the CPU threads shared out otherwise; one progress bar here, the workers stay quiet."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    from tqdm import tqdm
+
+    jobs = min(cfg.jobs, len(pending))
+    gpus = torch.cuda.device_count() if resolve_device(base.device).type == "cuda" else 0
+    threads = base.threads or max(1, torch.get_num_threads() // jobs)
+    with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"), initializer=_worker_start,
+                             initargs=(threads,)) as pool:
+        futures = {}
+        for i, (k, seed, arm) in enumerate(pending):
+            run_cfg = dataclasses.replace(arms[arm], seed=seed)
+            if gpus > 1:
+                run_cfg = dataclasses.replace(run_cfg, device=f"cuda:{i % gpus}")
+            futures[pool.submit(_worker_run, run_cfg, out / "runs" / run_name(arm, seed), cfg.test_limit, resume)] = (
+                k, seed, arm)
+        bar = tqdm(total=len(futures), desc=f"runs ({jobs} at once)", unit="run", disable=not progress)
+        for f in as_completed(futures):
+            f.result()  # a worker's error stops the comparison here, with its message
+            bar.update(1)
+            (bar.write if progress else lambda m: None)(f"finished {futures[f][2]} seed {futures[f][1]}")
+            done(*futures[f])
+        bar.close()
+
+
+def _worker_start(threads: int) -> None:
+    """A worker: its share of the threads, and it ends with the comparison (no orphan keeps training)."""
+    torch.set_num_threads(threads)
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: killed when the parent dies
+
+
+def _worker_run(cfg: TrainConfig, folder: Path, test_limit: int, resume: bool) -> None:
+    ds = load_dataset(cfg.data, size=cfg.size or None, progress=False)  # from the cache the parent wrote
+    run_one(cfg, folder, ds, ds.test_subset(test_limit), resume=resume, progress=False, log=lambda *_: None)
 
 
 def run_one(cfg: TrainConfig, folder: Path, ds: Dataset, test: Split, resume: bool, progress: bool, log) -> dict:

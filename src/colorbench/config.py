@@ -22,6 +22,7 @@ class TrainConfig:
     loss: str = "mse"  # objectives registry: mse (the study's), l1, ssim, classification
     rebalance: float = 0.5  # classification: lambda of the class rebalancing (Zhang et al. 2016)
     temperature: float = 0.0  # classification: annealed-mean T; 0 = chosen on the validation split
+    head_stride: int = 1  # classification: score every n-th pixel (Zhang et al.: 4), chroma upsampled
     ssim_weight: float = 1.0  # ssim: weight of (1 - SSIM) beside the MSE
     init: str = ""  # start from a pretrained encoder: a file from `colorbench pretrain`, or "pretrain"
     pretrain_epochs: int = 3  # init "pretrain": epochs of the pretext task (classifying the training split)
@@ -41,6 +42,7 @@ class TrainConfig:
     channels_last: bool = True  # measured: ~1.3x faster on CPU for these convs
     compile: bool = False  # torch.compile: slower than eager on CPU here (measured)
     threads: int = 0  # 0: torch's default (one per physical core)
+    deterministic: bool = False  # one thread and deterministic kernels: bitwise repeatable anywhere, slower
     eval_batch_size: int = 1000
 
     @classmethod

@@ -21,9 +21,11 @@ import tarfile
 import urllib.error
 import urllib.request
 import zipfile
-from collections import Counter
+import zlib
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -40,6 +42,11 @@ CIFAR10_FILE = "cifar-10-python.tar.gz"
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
 DEFAULT_PHOTO_SIZE = 64  # side of the square crop for flat folders of photos of mixed sizes
 CACHE_FORMAT = 1  # bump when decoding changes, so old caches are not reused
+# Sizes are checked from the listing (stat, ZipInfo, TarInfo) before a byte is read: a 1 MB zip can
+# hold a 1 GB member, and reading it whole would cost gigabytes of memory for nothing (issue 14).
+MAX_IMAGE_BYTES = 64 << 20  # a file larger than this is not a dataset image: skipped unread
+MAX_BATCH_BYTES = 64 << 20  # each official CIFAR-10 batch is about 31 MB
+READ_AHEAD_BYTES = 64 << 20  # archive bytes read but not yet decoded, at most (plus one file)
 
 
 class DataError(Exception):
@@ -252,12 +259,15 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
 def _is_official_cifar(path: Path) -> bool:
     if not path.is_file() or not tarfile.is_tarfile(path):
         return False
-    with tarfile.open(path) as tar:
-        for m in tar:
-            if m.name.endswith("cifar-10-batches-py/batches.meta"):
-                return True
-            if m.isfile() and Path(m.name).suffix.lower() in IMAGE_SUFFIXES:
-                return False
+    try:
+        with tarfile.open(path) as tar:
+            for m in tar:
+                if m.name.endswith("cifar-10-batches-py/batches.meta"):
+                    return True
+                if m.isfile() and Path(m.name).suffix.lower() in IMAGE_SUFFIXES:
+                    return False
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as e:
+        raise DataError(f"{path}: a damaged archive ({e}); download or copy it again") from None
     return False
 
 
@@ -268,6 +278,9 @@ def _decode_official(path: Path) -> tuple[list[str], Split, Split]:
             for m in tar:
                 base = Path(m.name).name
                 if m.isfile() and (base.startswith("data_batch_") or base in ("test_batch", "batches.meta")):
+                    if m.size > MAX_BATCH_BYTES:
+                        raise DataError(f"{path}: {m.name} holds {m.size:,} bytes, too many for a CIFAR-10 "
+                                        "batch (each is about 31 MB); download it again")
                     batches[base] = _NumpyOnlyUnpickler(tar.extractfile(m), encoding="bytes").load()
     except (tarfile.TarError, OSError, EOFError, pickle.UnpicklingError) as e:
         raise DataError(f"{path}: not a readable CIFAR-10 archive ({e}); download it again") from None
@@ -289,35 +302,83 @@ def _decode_official(path: Path) -> tuple[list[str], Split, Split]:
 # Folders and archives of image files
 
 
-def _entries(path: Path) -> Iterator[tuple[str, Callable[[], bytes]]]:
-    """(relative posix name, read-bytes function) for every file in a folder, tar or zip."""
-    if path.is_dir():
-        for p in sorted(path.rglob("*")):
-            if p.is_file():
-                yield p.relative_to(path).as_posix(), p.read_bytes
-    elif zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as z:
-            for info in z.infolist():
-                if not info.is_dir():
-                    data = z.read(info.filename)  # read now: the archive closes after listing
-                    yield info.filename, (lambda d=data: d)
-    elif tarfile.is_tarfile(path):
-        with tarfile.open(path, "r:*") as tar:
-            for m in tar:
-                if m.isfile():
-                    data = tar.extractfile(m).read()  # streaming: read now, in archive order
-                    yield m.name, (lambda d=data: d)
-    else:
-        raise DataError(f"{path}: not a folder, .tar(.gz) or .zip of images, nor the CIFAR-10 archive")
+@dataclass
+class _Member:
+    name: str  # relative posix name
+    size: int  # bytes it holds, from the listing: known before it is read
+    key: object  # what reads it: a Path, a ZipInfo or a TarInfo
+
+
+# A damaged member or archive: zlib and gzip errors, bad CRC, truncation, encrypted or unsupported zips
+_READ_ERRORS = (OSError, EOFError, zlib.error, zipfile.BadZipFile, tarfile.TarError, RuntimeError,
+                NotImplementedError)
+
+
+@contextmanager
+def _entries(path: Path) -> Iterator[tuple[list[_Member], Callable[[_Member], bytes]]]:
+    """Every file in a folder, tar or zip, listed with its size before any is read, and a function
+    that reads one. Read in listing order: a .tar.gz is one stream, cheap to read forward only."""
+    with ExitStack() as stack:
+        try:
+            if path.is_dir():
+                files = [p for p in sorted(path.rglob("*")) if p.is_file()]
+                members = [_Member(p.relative_to(path).as_posix(), p.stat().st_size, p) for p in files]
+                read = lambda m: m.key.read_bytes()
+            elif zipfile.is_zipfile(path):
+                z = stack.enter_context(zipfile.ZipFile(path))
+                members = [_Member(i.filename, i.file_size, i) for i in z.infolist() if not i.is_dir()]
+                read = lambda m: z.read(m.key)
+            elif tarfile.is_tarfile(path):
+                tar = stack.enter_context(tarfile.open(path, "r:*"))
+                members = [_Member(m.name, m.size, m) for m in tar.getmembers() if m.isfile()]
+                read = lambda m: tar.extractfile(m.key).read()
+            else:
+                raise DataError(f"{path}: not a folder, .tar(.gz) or .zip of images, nor the CIFAR-10 archive")
+        except _READ_ERRORS as e:
+            raise DataError(f"{path}: cannot list its files, the archive is damaged ({e})") from None
+        yield members, read
+
+
+def _map_in_order(fn: Callable, items: list, read: Callable, tick: Callable[[], object], workers: int) -> list:
+    """[fn(item, read(item)) for item in items]: `workers` threads run fn while this one reads ahead
+    in order, holding at most READ_AHEAD_BYTES of bytes not yet handed over (not the whole archive)."""
+    out: list = []
+    waiting: deque = deque()  # (future, bytes it holds), oldest first
+    held = 0
+    with ThreadPoolExecutor(workers) as pool:
+
+        def finish_oldest() -> None:
+            nonlocal held
+            future, n = waiting.popleft()
+            out.append(future.result())
+            held -= n
+            tick()
+
+        for item in items:
+            data = read(item)
+            n = len(data) if data is not None else 0
+            waiting.append((pool.submit(fn, item, data), n))  # the task drops the bytes once it has run
+            held += n
+            while held > READ_AHEAD_BYTES:
+                finish_oldest()
+        while waiting:
+            finish_oldest()
+    return out
 
 
 _SPLIT_RE = re.compile(r"(?:^|/)(train|test)/([^/]+)/[^/]+$")
 
 
 def _decode_folder(path: Path, size: int | None, progress: bool) -> Dataset:
+    with _entries(path) as (members, read_member):  # open while its files are read
+        return _decode_members(path, members, read_member, size, progress)
+
+
+def _decode_members(path: Path, members: list[_Member], read_member: Callable[[_Member], bytes], size: int | None,
+                    progress: bool) -> Dataset:
     from tqdm import tqdm
 
-    files = [(n, r) for n, r in _entries(path) if not Path(n).name.startswith(".")]
+    files = [(m.name, m) for m in members if not Path(m.name).name.startswith(".")]
     bad: list[str] = [n for n, _ in files if Path(n).suffix.lower() not in IMAGE_SUFFIXES]
     files = [(n, r) for n, r in files if Path(n).suffix.lower() in IMAGE_SUFFIXES]
     laid_out = [(m.group(1), m.group(2), n, r) for n, r in files if (m := _SPLIT_RE.search(n))]
@@ -333,18 +394,35 @@ def _decode_folder(path: Path, size: int | None, progress: bool) -> Dataset:
         notes.append(f"flat folder: one class, centre-cropped to {size}x{size}, 1 in 5 files held out as test")
     if not items:
         raise DataError(f"{path}: no images found (looked for {', '.join(sorted(IMAGE_SUFFIXES))} files)")
+    too_big = [n for _, _, n, m in items if m.size > MAX_IMAGE_BYTES]
+    if too_big:
+        notes.append(f"left unread: {len(too_big)} file(s) over {MAX_IMAGE_BYTES >> 20} MB, too large for a "
+                     f"dataset image (first: {too_big[0]})")
 
-    def decode(item):
-        split, cls, name, read = item
+    def read(item) -> bytes | None:
+        member = item[3]
+        if member.size > MAX_IMAGE_BYTES:
+            return None
         try:
-            rgb = _flatten_alpha(*read_image(read(), name))
+            return read_member(member)
+        except _READ_ERRORS:  # one damaged member is skipped like an unreadable image
+            return None
+
+    crop = size  # known now: crop in the workers, so full-size photos are never all held at once
+
+    def decode(item, data: bytes | None):
+        split, cls, name, _ = item
+        if data is None:
+            return None
+        try:
+            rgb = _flatten_alpha(*read_image(data, name))
         except DataError:
             return None
-        return split, cls, name, rgb
+        return split, cls, name, (_square(rgb, crop) if crop is not None else rgb)
 
-    with ThreadPoolExecutor(min(4, os.cpu_count() or 1)) as pool:
-        decoded = list(tqdm(pool.map(decode, items, chunksize=256), total=len(items), desc=f"decoding {path.name}",
-                            unit="img", disable=not progress, leave=False))
+    with tqdm(total=len(items), desc=f"decoding {path.name}", unit="img", disable=not progress,
+              leave=False) as bar:
+        decoded = _map_in_order(decode, items, read, bar.update, min(4, os.cpu_count() or 1))
     bad += [it[2] for it, d in zip(items, decoded) if d is None]
     decoded = [d for d in decoded if d is not None]
     if not decoded:
@@ -353,7 +431,7 @@ def _decode_folder(path: Path, size: int | None, progress: bool) -> Dataset:
     if size is None and len(shapes) > 1:
         size = DEFAULT_PHOTO_SIZE
         notes.append(f"images of {len(shapes)} sizes: centre-cropped to {size}x{size}")
-    if size is not None:
+    if size is not None and crop is None:
         decoded = [(s, c, n, _square(rgb, size)) for s, c, n, rgb in decoded]
     classes = sorted({d[1] for d in decoded})
     index = {c: i for i, c in enumerate(classes)}

@@ -47,6 +47,7 @@ def objective_from_spec(spec: dict | None) -> Objective:
 class Objective:
     name = ""
     out_channels = 2
+    head_stride = 1  # the network scores every head_stride-th pixel; decode upsamples back
 
     def __init__(self, **kwargs):
         if kwargs:
@@ -147,15 +148,19 @@ class AnnealedMean(nn.Module):
     softmax(scores / T). T = 1 is the mean (greyish), T -> 0 the mode (vivid, noisy); the paper's 0.38
     sits between. Bins, prior and T are buffers: saved with the weights, exported with the graph."""
 
-    def __init__(self, n_bins: int):
+    def __init__(self, n_bins: int, upsample: int = 1):
         super().__init__()
         self.register_buffer("bins", torch.zeros(n_bins, 2))  # (Q, 2) bin centres, ab/128
         self.register_buffer("prior", torch.full((n_bins,), 1.0 / max(1, n_bins)))  # smoothed training prior
         self.register_buffer("temperature", torch.tensor(0.38))
+        self.upsample = upsample
 
     def forward(self, raw: torch.Tensor) -> torch.Tensor:
         p = torch.softmax(raw.float() / self.temperature, dim=1)
-        return torch.einsum("bqhw,qc->bchw", p, self.bins).clamp(-1, 1)
+        ab = torch.einsum("bqhw,qc->bchw", p, self.bins).clamp(-1, 1)
+        if self.upsample > 1:  # scored at a lower resolution: chroma upsampled, as L stays sharp
+            ab = F.interpolate(ab, scale_factor=self.upsample, mode="bilinear", align_corners=False)
+        return ab
 
 
 @register_objective
@@ -173,13 +178,16 @@ class Classification(Objective):
     name = "classification"
 
     def __init__(self, n_bins: int = 0, rebalance: float = 0.5, sigma: float = 5.0, neighbours: int = 5,
-                 temperature: float = 0.38):
+                 temperature: float = 0.38, head_stride: int = 1):
         if not 0 <= rebalance <= 1:
             raise ValueError(f"rebalance (lambda) must be in [0, 1], got {rebalance}")
         if temperature <= 0:
             raise ValueError(f"temperature must be positive, got {temperature}")
         self.n_bins, self.rebalance, self.sigma = int(n_bins), float(rebalance), float(sigma)
         self.neighbours, self.temperature = int(neighbours), float(temperature)
+        if head_stride not in (1, 2, 4, 8):
+            raise ValueError(f"head_stride must be 1, 2, 4 or 8, got {head_stride}")
+        self.head_stride = int(head_stride)
         self.bins: torch.Tensor | None = None
         self.prior: torch.Tensor | None = None
 
@@ -190,8 +198,11 @@ class Classification(Objective):
         return self.n_bins
 
     def spec(self):
-        return {"name": self.name, "kwargs": {"n_bins": self.n_bins, "rebalance": self.rebalance, "sigma": self.sigma,
-                                              "neighbours": self.neighbours, "temperature": self.temperature}}
+        kw = {"n_bins": self.n_bins, "rebalance": self.rebalance, "sigma": self.sigma, "neighbours": self.neighbours,
+              "temperature": self.temperature}
+        if self.head_stride != 1:  # weights written before head strides stay readable, and unchanged
+            kw["head_stride"] = self.head_stride
+        return {"name": self.name, "kwargs": kw}
 
     def fit(self, train_ab: torch.Tensor) -> None:
         """Bins = grid cells holding any training pixel; prior = their smoothed frequency."""
@@ -213,7 +224,7 @@ class Classification(Objective):
         self._tables()
 
     def decoder(self) -> nn.Module:
-        d = AnnealedMean(self.out_channels)
+        d = AnnealedMean(self.out_channels, self.head_stride)
         if self.bins is not None:
             d.bins.copy_(self.bins)
             d.prior.copy_(self.prior)
@@ -242,6 +253,8 @@ class Classification(Objective):
         if self.lut_idx.device != dev:
             self.lut_idx, self.lut_w, self.class_weight = (t.to(dev) for t in (self.lut_idx, self.lut_w,
                                                                                self.class_weight))
+        if raw.shape[-2:] != ab.shape[-2:]:  # scored at 1/head_stride: targets are the mean ab of each cell
+            ab = F.avg_pool2d(ab, self.head_stride, ceil_mode=True)
         half = LUT_RES // 2
         cell = (ab * AB_SCALE).round().clamp(-half, half - 1).long() + half  # (B, 2, H, W)
         f = cell[:, 0] * LUT_RES + cell[:, 1]  # (B, H, W)

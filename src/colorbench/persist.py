@@ -259,6 +259,39 @@ def load_tensors(path: str | os.PathLike, what: str = "file") -> tuple[dict[str,
 # run folders
 
 
+class FolderLock:
+    """Held while a process writes a run folder: a second process (a forgotten background job, an
+    orphaned worker) is refused instead of interleaving its checkpoints with ours. The operating
+    system releases it when the holder exits, however it exits."""
+
+    def __init__(self, folder: Path):
+        self.path = Path(folder) / ".lock"
+        self.fd: int | None = None
+
+    def __enter__(self) -> FolderLock:
+        try:
+            import fcntl
+        except ImportError:  # not on this OS: no lock, as before
+            return self
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.read(self.fd, 32).decode(errors="replace").strip() or "?"
+            os.close(self.fd)
+            self.fd = None
+            raise ReadError(f"{self.path.parent} is being written by another colorbench process (pid {holder}); "
+                            "wait for it or stop it, then --resume") from None
+        os.ftruncate(self.fd, 0)
+        os.write(self.fd, str(os.getpid()).encode())
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
 def claim_folder(out: Path, marker: str, kind: str, resume: bool, overwrite: bool | None,
                  owned: tuple[str, ...] = ()) -> bool:
     """Decide whether colorbench may write into `out`, before anything is created.

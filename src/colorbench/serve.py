@@ -9,17 +9,20 @@ import json
 import sys
 import threading
 import warnings
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
-import torch
 from PIL import Image, UnidentifiedImageError
 
-from .color import lab_to_rgb, rgb_to_lab
-from .colorize import colorize_lightness, load_colorizer, recommended_size, to_float, to_uint8
+from .colorize import colorize_strips, load_colorizer, recommended_size
 from .data import to_rgb_array
 
 DRAIN_LIMIT = 64 << 20  # read (and drop) at most this much of a refused upload
+SLOTS = 2  # photos colorized at once: each needs ~0.7 GB at 40 megapixels (measured) and shares the cores
+BUSY_WAIT = 2.0  # seconds an upload waits for a free slot before it is answered 503 (not queued)
+RETRY_AFTER = 5  # seconds, the Retry-After of that answer
+MAX_ASPECT = 20  # the network sees the short side at `size` pixels: a 1000:1 strip would be a huge input
 
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -94,23 +97,32 @@ addEventListener('dragleave', e => { if (!e.relatedTarget) drop.classList.remove
 addEventListener('drop', e => { e.preventDefault(); drop.classList.remove('over'); send(e.dataTransfer.files[0]); });
 </script></body></html>
 """
-# the page may load nothing from anywhere: a browser-enforced promise that the photo stays here
+# the page may load nothing from anywhere, nor be framed by another page: a browser-enforced promise
+# that the photo stays here, and no clickjacking
 CSP = ("default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data: blob:; "
-       "connect-src 'self' data:; base-uri 'none'; form-action 'none'")
+       "connect-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+ANY_ADDRESS = ("", "0.0.0.0", "::")
 
 
 class Refused(Exception):
-    """A bad upload: Refused(HTTP status, a one-line reason for the person who sent it)."""
+    """A refused request: Refused(HTTP status, a one-line reason for the person who sent it, extra headers)."""
+
+    def __init__(self, status: int, reason: str, headers: dict | None = None):
+        super().__init__(status, reason)
+        self.status, self.reason, self.headers = status, reason, headers or {}
 
 
 def decode(data: bytes, max_pixels: int) -> tuple[np.ndarray, np.ndarray | None]:
-    """Upload bytes -> (RGB, alpha or None); the pixel count is checked before anything is decoded."""
+    """Upload bytes -> (RGB, alpha or None); the pixel count and shape are checked before anything is decoded."""
     try:
         with Image.open(io.BytesIO(data)) as img:  # lazy: reads the header only
             w, h = img.size
             if w * h > max_pixels:
                 raise Refused(400, f"the image is {w} x {h} pixels ({w * h / 1e6:.0f} megapixels); "
                                    f"the limit is {max_pixels / 1e6:g} megapixels")
+            if max(w, h) > MAX_ASPECT * min(w, h):
+                raise Refused(400, f"the image is {w} x {h} pixels: too long and narrow to colorize "
+                                   f"(at most {MAX_ASPECT}:1)")
             img.load()
             return to_rgb_array(img)
     except Image.DecompressionBombError as e:
@@ -121,44 +133,84 @@ def decode(data: bytes, max_pixels: int) -> tuple[np.ndarray, np.ndarray | None]
         raise Refused(400, f"cannot read this image; is the file complete? ({e})") from None
 
 
-def colorize_with_gray(rgb: np.ndarray, model: torch.nn.Module, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """uint8 (H, W, 3) -> (colorized uint8 (H, W, 3), its L channel as uint8 gray (H, W): what the
-    network is given); L is computed once for both."""
-    L = rgb_to_lab(to_float(rgb))[:, :1]
-    gray = lab_to_rgb(torch.cat([L, torch.zeros_like(L).expand(-1, 2, -1, -1)], 1))[:, :1]
-    return to_uint8(colorize_lightness(L, model, size)), to_uint8(gray)[..., 0]
-
-
-def png_data_url(a: np.ndarray) -> str:
+def png_data_url(a: np.ndarray) -> list[bytes]:
+    """The data: URL as two pieces, so that a big photo's PNG is not copied once more to join them."""
     buf = io.BytesIO()
     Image.fromarray(a).save(buf, "PNG", compress_level=3)  # a big photo: speed over a few % of size
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    return [b"data:image/png;base64,", base64.b64encode(buf.getbuffer())]
+
+
+def printable(s: str, limit: int = 200) -> str:
+    """A client's text for one log or error line: control characters escaped, at most `limit` characters."""
+    s = "".join(c if c.isprintable() else repr(c)[1:-1] for c in s[:limit + 1])
+    return s if len(s) <= limit else s[:limit] + "..."
+
+
+def allowed_hosts(host: str, port: int) -> set[str] | None:
+    """The Host headers answered: the names of the address served, so that a page from another site
+    cannot drive this server through DNS rebinding. None (any) when listening on all addresses."""
+    if host in ANY_ADDRESS:
+        return None
+    names = {"127.0.0.1", "localhost", "[::1]", f"[{host}]" if ":" in host else host.lower()}
+    return {f"{n}:{port}" for n in names} | (names if port == 80 else set())  # port 80 may go unsaid
 
 
 class Handler(BaseHTTPRequestHandler):
     server_version = "colorbench"
+    default_request_version = "HTTP/1.0"  # a malformed request line is answered with a status line too
     timeout = 60  # a client that stalls mid-upload does not hold a thread forever
 
+    # the request line may be malformed or over-long: then there is no path (nor command) to log
     def log_request(self, code="-", size="-"):
-        print(f"colorbench serve: {self.command} {self.path} -> {code}", file=sys.stderr)
+        what = f"{getattr(self, 'command', None) or '?'} {getattr(self, 'path', '(no path)')}"
+        print(f"colorbench serve: {printable(what)} -> {code}", file=sys.stderr)
 
     def log_message(self, format, *args):
-        print(f"colorbench serve: {format % args}", file=sys.stderr)
+        print(f"colorbench serve: {printable(format % args)}", file=sys.stderr)
 
-    def reply(self, status: int, body: bytes, ctype: str, headers: dict | None = None) -> None:
+    def send_error(self, code, message=None, explain=None):
+        """http.server's own refusals (an over-long or malformed request line, huge headers): one line of
+        JSON like every other error here."""
+        self.close_connection = True
+        self.reply_json(code, {"error": printable(message or HTTPStatus(code).phrase)}, {"Connection": "close"})
+
+    def parse_request(self) -> bool:
+        if not super().parse_request():
+            return False
+        try:
+            self.check_host()
+        except Refused as e:
+            self.close_connection = True
+            self.reply_json(e.status, {"error": e.reason})
+            return False
+        return True
+
+    def check_host(self) -> None:
+        hosts = self.headers.get_all("Host") or []  # none: not a browser, so not a rebinding attack
+        if len(hosts) > 1:
+            raise Refused(400, "the request has more than one Host header")
+        allowed = self.server.allowed_hosts
+        if hosts and allowed is not None and hosts[0].strip().lower() not in allowed:
+            raise Refused(421, f"this server answers only to {' or '.join(sorted(allowed))}, "
+                               f"not to {printable(hosts[0], 80)!r}")
+
+    def reply(self, status: int, body: bytes | list[bytes], ctype: str, headers: dict | None = None) -> None:
+        parts = [body] if isinstance(body, bytes) else body
         self.send_response(status)
-        for k, v in {"Content-Type": ctype, "Content-Length": str(len(body)), "Cache-Control": "no-store",
-                     "X-Content-Type-Options": "nosniff", **(headers or {})}.items():
+        for k, v in {"Content-Type": ctype, "Content-Length": str(sum(map(len, parts))), "Cache-Control": "no-store",
+                     "X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY", **(headers or {})}.items():
             self.send_header(k, v)
         self.end_headers()
-        self.wfile.write(body)
+        if self.command != "HEAD":
+            for p in parts:
+                self.wfile.write(p)
 
-    def reply_json(self, status: int, obj: dict) -> None:
-        self.reply(status, json.dumps(obj).encode(), "application/json")
+    def reply_json(self, status: int, obj: dict, headers: dict | None = None) -> None:
+        self.reply(status, json.dumps(obj).encode(), "application/json", headers)
 
     def do_GET(self):
         if self.path.split("?")[0] != "/":
-            return self.reply_json(404, {"error": f"no such page: {self.path}"})
+            return self.reply_json(404, {"error": f"no such page: {printable(self.path)}"})
         page = PAGE.replace("__MAX_MB__", f"{self.server.max_upload_mb:g}").replace("__MAX_BYTES__", str(self.server.max_bytes))
         self.reply(200, page.encode(), "text/html; charset=utf-8", {"Content-Security-Policy": CSP})
 
@@ -166,28 +218,45 @@ class Handler(BaseHTTPRequestHandler):
         try:
             if self.path.split("?")[0] != "/colorize":
                 self.close_connection = True  # the body is not read
-                return self.reply_json(404, {"error": f"no such page: {self.path}"})
-            self.reply_json(200, self.colorize(self.read_body()))
+                return self.reply_json(404, {"error": f"no such page: {printable(self.path)}"})
+            n = self.body_length()
+            # a few photos at a time, the others told to come back: memory stays bounded under any burst
+            if not self.server.slots.acquire(timeout=BUSY_WAIT):
+                self.discard(n)
+                raise Refused(503, "busy: another photo is being colorized; retry in a moment",
+                              {"Retry-After": str(RETRY_AFTER)})
+            try:
+                self.reply(200, self.colorize(self.read_body(n)), "application/json")
+            finally:
+                self.server.slots.release()
         except Refused as e:
-            self.reply_json(e.args[0], {"error": e.args[1]})
+            self.close_connection = True
+            self.reply_json(e.status, {"error": e.reason}, e.headers)
         except (BrokenPipeError, ConnectionResetError, TimeoutError):
             self.close_connection = True  # the client went away: nobody to answer
         except Exception as e:  # a bug, or out of memory: say so, and keep serving
             print(f"colorbench serve: {type(e).__name__}: {e}", file=sys.stderr)
             self.reply_json(500, {"error": f"internal error: {str(e) or type(e).__name__}"})
 
-    def read_body(self) -> bytes:
-        length = self.headers.get("Content-Length")
-        if length is None:
+    def body_length(self) -> int:
+        """The upload's size, from its headers; a refused upload over the limit is drained."""
+        lengths = self.headers.get_all("Content-Length") or []
+        if not lengths:
             raise Refused(411, "the upload has no Content-Length")
+        if len(lengths) > 1:  # which one frames the body? Proxies may disagree: refuse
+            raise Refused(400, f"the upload has {len(lengths)} Content-Length headers; send one")
+        length = lengths[0]
         n = int(length) if length.strip().isdigit() else -1
         if n < 0:
-            raise Refused(400, f"bad Content-Length: {length!r}")
+            raise Refused(400, f"bad Content-Length: {printable(length, 40)!r}")
         if n == 0:
             raise Refused(400, "the upload is empty: send the image file's bytes")
         if n > self.server.max_bytes:
             self.discard(n)
             raise Refused(413, f"the file is {n / 2**20:.1f} MB; the limit is {self.server.max_upload_mb:g} MB")
+        return n
+
+    def read_body(self, n: int) -> bytes:
         data = self.rfile.read(n)
         if len(data) < n:
             raise Refused(400, f"the upload stopped after {len(data)} of {n} bytes")
@@ -201,44 +270,59 @@ class Handler(BaseHTTPRequestHandler):
         while n > 0 and (chunk := self.rfile.read(min(n, 1 << 16))):
             n -= len(chunk)
 
-    def colorize(self, data: bytes) -> dict:
+    def colorize(self, data: bytes) -> list[bytes]:
+        """Upload bytes -> the JSON answer, in pieces: only uint8 images and PNGs are full size."""
         srv = self.server
         rgb, alpha = decode(data, srv.max_pixels)
-        with srv.lock:  # one photo at a time: memory stays bounded, the cores go to that photo
-            color, gray = colorize_with_gray(rgb, srv.model, srv.size)
+        h, w = rgb.shape[:2]
+        color, gray = colorize_strips(rgb, srv.model, srv.size)
+        del rgb
         if alpha is not None:  # transparency is kept, as in `colorbench colorize`
             color, gray = np.dstack([color, alpha]), np.dstack([gray, alpha])
-        h, w = rgb.shape[:2]
-        return {"gray": png_data_url(gray), "color": png_data_url(color), "width": w, "height": h}
+        gray_url = png_data_url(gray)
+        del gray
+        return [f'{{"width": {w}, "height": {h}, "gray": "'.encode(), *gray_url,
+                b'", "color": "', *png_data_url(color), b'"}']
 
 
 class Server(ThreadingHTTPServer):
     daemon_threads = True  # Ctrl-C does not wait for a photo in progress
+    request_queue_size = 128  # a burst of uploads waits to be accepted instead of being reset
 
     def handle_error(self, request, client_address):  # one line, not a traceback
         print(f"colorbench serve: request from {client_address[0]} failed: {sys.exc_info()[1]!r}", file=sys.stderr)
 
 
 def make_server(host: str = "127.0.0.1", port: int = 8000, weights=None, size: int | None = None,
-                max_upload_mb: float = 20.0, max_pixels: int = 40_000_000) -> Server:
+                max_upload_mb: float = 20.0, max_megapixels: float = 40.0) -> Server:
     """A server ready to `serve_forever()`; the model is loaded now, so bad weights fail here."""
+    if not 0 <= port <= 65535:  # 0 (any free port) is for tests
+        raise ValueError(f"--port must be between 1 and 65535, not {port}")
+    for option, value in (("--max-upload-mb", max_upload_mb), ("--max-megapixels", max_megapixels)):
+        if not value > 0:
+            raise ValueError(f"{option} must be positive, not {value:g}")
     model, info = load_colorizer(weights)
     try:
         srv = Server((host, port), Handler)
     except OSError as e:
         raise ValueError(f"cannot listen on {host}:{port} ({e.strerror or e}); try another --port") from None
-    srv.model, srv.size, srv.lock = model, size or recommended_size(info), threading.Lock()
-    srv.max_upload_mb, srv.max_bytes, srv.max_pixels = max_upload_mb, int(max_upload_mb * 2**20), max_pixels
+    srv.model, srv.size, srv.slots = model, size or recommended_size(info), threading.BoundedSemaphore(SLOTS)
+    srv.max_upload_mb, srv.max_bytes = max_upload_mb, int(max_upload_mb * 2**20)
+    srv.max_pixels = int(max_megapixels * 1e6)
+    srv.allowed_hosts = allowed_hosts(host, srv.server_address[1])
     return srv
 
 
 def serve(host: str = "127.0.0.1", port: int = 8000, weights=None, size: int | None = None,
-          max_upload_mb: float = 20.0) -> None:
+          max_upload_mb: float = 20.0, max_megapixels: float = 40.0) -> None:
     """Serve until Ctrl-C."""
     warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # we refuse those with a message anyway
-    srv = make_server(host, port, weights, size, max_upload_mb)
+    srv = make_server(host, port, weights, size, max_upload_mb, max_megapixels)
     h, p = srv.server_address[:2]
     print(f"colorbench serve: open http://{h}:{p}/ (Ctrl-C to stop)", flush=True)
+    if srv.allowed_hosts is None:
+        print("colorbench serve: listening on all addresses, so requests for any host name are answered: "
+              "use this on a network you trust", file=sys.stderr)
     try:
         srv.serve_forever()
     except KeyboardInterrupt:

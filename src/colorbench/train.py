@@ -28,11 +28,12 @@ from .augment import get_augment
 from .color import AB_SCALE, L_SCALE, lab_to_rgb, uint8_to_lab
 from .config import RESUMABLE_CHANGES, TrainConfig, validate
 from .data import Dataset, load_dataset, stratified_split
+from .distributed import SINGLE, World, check_batch, world_from_env
 from .evaluate import colorfulness
 from .hardware import autocast, device_name, resolve_device, resolve_precision
 from .models import count_params, create_model, forward_flops, save_model
 from .objectives import Objective, create_objective
-from .persist import ReadError, claim_folder, load_state, read_json, save_state, write_json, write_text
+from .persist import FolderLock, ReadError, claim_folder, load_state, read_json, save_state, write_json, write_text
 
 RUN_FILES = ("state.pt", "model.safetensors", "log.jsonl", "metrics.json", "config.json", "pretrain.safetensors")
 CURVE_POINTS = 10  # running training-loss points logged per epoch (so even a 1-epoch run has a curve)
@@ -92,24 +93,29 @@ def prepare(cfg: TrainConfig, device: torch.device, dataset: Dataset | None = No
 
 
 @torch.no_grad()
-def evaluate_loss(model: torch.nn.Module, lab: torch.Tensor, batch_size: int, precision: str = "fp32") -> float:
+def evaluate_loss(model: torch.nn.Module, lab: torch.Tensor, batch_size: int, precision: str = "fp32",
+                  world: World = SINGLE) -> float:
     """MSE of the decoded ab/128 over a whole LAB tensor: the study's validation loss, comparable
-    whatever the objective."""
+    whatever the objective. In a distributed run each process takes every world.size-th image."""
     was_training = model.training
     model.eval()
-    total = torch.zeros((), dtype=torch.float64, device=lab.device)
+    lab = lab[world.rank :: world.size] if world.active else lab
+    total = torch.zeros(2, dtype=torch.float64, device=lab.device)  # sum of squared errors, values
     for i in range(0, len(lab), batch_size):
         xb = lab[i : i + batch_size]
         with autocast(lab.device, precision):
             pred = model(xb[:, :1])
-        total += F.mse_loss(pred.float(), xb[:, 1:], reduction="sum").double()
+        total[0] += F.mse_loss(pred.float(), xb[:, 1:], reduction="sum").double()
+    total[1] = lab[:, 1:].numel()
     model.train(was_training)
-    return total.item() / lab[:, 1:].numel()
+    total = world.sum(total).tolist()
+    return total[0] / total[1]
 
 
 def objective_for(cfg: TrainConfig) -> Objective:
     if cfg.loss == "classification":
-        return create_objective("classification", rebalance=cfg.rebalance, temperature=cfg.temperature or 0.38)
+        return create_objective("classification", rebalance=cfg.rebalance, temperature=cfg.temperature or 0.38,
+                                head_stride=cfg.head_stride)
     if cfg.loss == "ssim":
         return create_objective("ssim", weight=cfg.ssim_weight)
     return create_objective(cfg.loss)
@@ -146,11 +152,12 @@ def _resume_state(out: Path, cfg: TrainConfig) -> dict | None:
     return state
 
 
-def check_before_start(cfg: TrainConfig, out: Path, resume: bool, overwrite: bool) -> bool:
+def check_before_start(cfg: TrainConfig, out: Path, resume: bool, overwrite: bool, world: World = SINGLE) -> bool:
     """Everything that can be checked before a folder is created or data is read. Returns whether
     `out` holds a run to continue."""
     validate(cfg)
     resolve_device(cfg.device)
+    check_batch(world, cfg.batch_size)
     if cfg.init and cfg.init != "pretrain" and not Path(cfg.init).is_file():
         raise TrainingError(f"--init {cfg.init}: no such file; pass weights written by `colorbench pretrain`, "
                             "or 'pretrain' to pretrain here")
@@ -163,22 +170,58 @@ def check_before_start(cfg: TrainConfig, out: Path, resume: bool, overwrite: boo
 def train(cfg: TrainConfig, out: str | os.PathLike, resume: bool = False, overwrite: bool = False,
           dataset: Dataset | None = None, progress: bool = True, log=print) -> dict:
     """Train one model; returns the run's metrics (also written to out/metrics.json)."""
-    from tqdm import tqdm
-
     out = Path(out)
-    continuing = check_before_start(cfg, out, resume, overwrite)
+    world = world_from_env(resolve_device(cfg.device).type)
+    # the main process checks (and later writes) the folder; every process learns its verdict
+    continuing = world.decide(lambda: check_before_start(cfg, out, resume, overwrite, world))
     state = _resume_state(out, cfg) if continuing else None
     if state is not None and state["epoch"] >= cfg.epochs and (out / "metrics.json").exists():
         return read_json(out / "metrics.json", "run metrics")  # already finished
+    threads, strict = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    try:
+        if cfg.deterministic:
+            # one thread: no reduction can be split differently between runs; deterministic kernels
+            # (and cuBLAS's workspace rule) for the GPU
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+            torch.set_num_threads(1)
+            torch.use_deterministic_algorithms(True)
+        elif cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        return _train(cfg, out, state, dataset, progress if world.main else False, log if world.main else _quiet, world)
+    finally:  # a library call leaves the process as it found it
+        torch.set_num_threads(threads)
+        torch.use_deterministic_algorithms(strict)
 
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+
+def _quiet(*_) -> None:
+    pass
+
+
+def _train(cfg: TrainConfig, out: Path, state: dict | None, dataset: Dataset | None, progress: bool, log,
+           world: World) -> dict:
     device = resolve_device(cfg.device)
+    if device.type == "cuda" and world.active:  # one GPU per process
+        device = torch.device("cuda", world.local_rank)
+        torch.cuda.set_device(device)
     precision = resolve_precision(cfg.precision, device)
-    data = prepare(cfg, device, dataset, progress)  # a bad data source fails here, before any folder exists
+    # a bad data source fails here, before any folder exists; the main process decodes and caches the
+    # data first, the others read its cache (or stop with its error)
+    box: dict = {}
+    world.decide(lambda: box.setdefault("data", prepare(cfg, device, dataset, progress)) and None)
+    data = box["data"] if world.main else prepare(cfg, device, dataset, progress)
+    if world.main:
+        out.mkdir(parents=True, exist_ok=True)
+        with FolderLock(out):
+            write_json(out / "config.json", asdict(cfg))
+            return _train_loop(cfg, out, state, data, device, precision, progress, log, world)
+    return _train_loop(cfg, out, state, data, device, precision, progress, log, world)
+
+
+def _train_loop(cfg: TrainConfig, out: Path, state: dict | None, data: Prepared, device: torch.device,
+                precision: str, progress: bool, log, world: World) -> dict:
+    from tqdm import tqdm
+
     n = len(data.train)
-    out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "config.json", asdict(cfg))
 
     objective = objective_for(cfg)
     if state is None:
@@ -193,6 +236,10 @@ def train(cfg: TrainConfig, out: str | os.PathLike, resume: bool = False, overwr
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     g = torch.Generator(device=device).manual_seed(cfg.seed)  # shuffling and augmentation
     step_fn = torch.compile(model.raw) if cfg.compile else model.raw
+    if world.active:  # gradients averaged across processes as they are computed
+        from torch.nn.parallel import DistributedDataParallel
+
+        step_fn = DistributedDataParallel(RawOutput(model), device_ids=[device.index] if device.type == "cuda" else None)
     augment = get_augment(cfg.augment)
 
     history: list[dict] = []
@@ -218,7 +265,8 @@ def train(cfg: TrainConfig, out: str | os.PathLike, resume: bool = False, overwr
         pretext = load_encoder(model, path)
         log(f"{cfg.model}: encoder initialised from {path} ({pretext['tensors']} tensors)")
     # the log always matches the checkpoint: lines past it (a killed epoch) are dropped
-    write_text(out / "log.jsonl", "".join(_line(h) for h in history))
+    if world.main:
+        write_text(out / "log.jsonl", "".join(_line(h) for h in history))
 
     def meta(epoch: int) -> dict:
         last = history[-1] if history else {}
@@ -238,7 +286,10 @@ def train(cfg: TrainConfig, out: str | os.PathLike, resume: bool = False, overwr
         for step, i in enumerate(range(0, n, cfg.batch_size), 1):
             xb = data.train[perm[i : i + cfg.batch_size]]
             if augment is not None:
-                xb = augment(xb, g)
+                xb = augment(xb, g)  # every process draws for the whole global batch: the same draws
+            global_count = len(xb)
+            if world.active:
+                xb = xb.tensor_split(world.size)[world.rank]  # this process's share
             L, ab = xb[:, :1], xb[:, 1:]
             if cfg.channels_last:
                 L = L.contiguous(memory_format=torch.channels_last)
@@ -246,12 +297,16 @@ def train(cfg: TrainConfig, out: str | os.PathLike, resume: bool = False, overwr
                 raw = step_fn(L)
             loss = objective.loss(raw, ab, L)  # in float32, outside autocast
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            if world.active:  # the mean over the global batch, once DDP averages over processes
+                (loss * (len(xb) * world.size / global_count) if len(xb) else raw.sum() * 0).backward()
+            else:
+                loss.backward()
             opt.step()
-            loss_sum += loss.detach().double() * len(xb)
+            if len(xb):
+                loss_sum += loss.detach().double() * len(xb)
             if step % sync_every == 0 or step == steps:
                 seen = min(i + cfg.batch_size, n)
-                total = loss_sum.item()
+                total = world.sum(loss_sum.clone()).item()
                 running = (total - sum_at_last) / (seen - seen_at_last)
                 if not math.isfinite(running):
                     bar.close()
@@ -265,25 +320,25 @@ def train(cfg: TrainConfig, out: str | os.PathLike, resume: bool = False, overwr
         bar.close()
         epoch_time = time.perf_counter() - t0
         train_time += epoch_time
-        val_loss = evaluate_loss(model, data.val, cfg.eval_batch_size, precision)
+        val_loss = evaluate_loss(model, data.val, cfg.eval_batch_size, precision, world)
         if not math.isfinite(val_loss):
             raise TrainingError(f"validation loss became {val_loss} at epoch {epoch}: stopped (try a lower --lr)")
-        history.append({"epoch": epoch, "train_loss": loss_sum.item() / n, "val_loss": val_loss,
+        history.append({"epoch": epoch, "train_loss": world.sum(loss_sum).item() / n, "val_loss": val_loss,
                         "images_per_s": n / epoch_time, "epoch_time_s": epoch_time, "train_time_s": train_time,
                         "curve": curve})
-        # state first, weights second: if killed between, resume still finds a consistent state
-        save_state({"model": model.state_dict(), "optimizer": opt.state_dict(), "rng": _rng_state(g),
-                    "epoch": epoch, "history": history, "train_time_s": train_time, "pretext": pretext},
-                   out / "state.pt")
-        save_model(model, out / "model.safetensors", meta(epoch))
-        with open(out / "log.jsonl", "a") as f:
-            f.write(_line(history[-1]))
+        if world.main:  # state first, weights second: if killed between, resume still finds a consistent state
+            save_state({"model": model.state_dict(), "optimizer": opt.state_dict(), "rng": _rng_state(g),
+                        "epoch": epoch, "history": history, "train_time_s": train_time, "pretext": pretext,
+                        "world_size": world.size}, out / "state.pt")
+            save_model(model, out / "model.safetensors", meta(epoch))
+            with open(out / "log.jsonl", "a") as f:
+                f.write(_line(history[-1]))
         h = history[-1]
         log(f"{cfg.model} s{cfg.seed} epoch {epoch}/{cfg.epochs}: train {h['train_loss']:.5f}  "
             f"val {h['val_loss']:.5f}  {h['images_per_s']:.0f} img/s  {h['epoch_time_s']:.1f}s")
 
     decoding = None
-    if cfg.loss == "classification" and not cfg.temperature:
+    if cfg.loss == "classification" and not cfg.temperature and world.main:
         # T is a decoding choice, made on the validation split (never the test set)
         decoding = choose_temperature(model.eval(), data.val[:, :1], data.val[:, 1:], batch_size=cfg.eval_batch_size)
         history[-1]["val_loss"] = evaluate_loss(model, data.val, cfg.eval_batch_size, precision)
@@ -296,9 +351,22 @@ def train(cfg: TrainConfig, out: str | os.PathLike, resume: bool = False, overwr
                "train_time_s": train_time, "images_per_s": n * len(history) / train_time if train_time else None,
                "device": str(device), "device_name": device_name(device), "precision": precision,
                "threads": torch.get_num_threads(), "history": history, "dataset": data.dataset.name,
-               "decoding": decoding, "pretext": pretext}
-    write_json(out / "metrics.json", metrics)
+               "decoding": decoding, "pretext": pretext, "world_size": world.size}
+    if world.main:
+        write_json(out / "metrics.json", metrics)
+    world.barrier()  # no process reports done before the run's last files are written
     return metrics
+
+
+class RawOutput(torch.nn.Module):
+    """A colorizer's `raw` as a module's forward, for DistributedDataParallel (which wraps forward)."""
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, L: torch.Tensor) -> torch.Tensor:
+        return self.model.raw(L)
 
 
 def _line(h: dict) -> str:
@@ -308,7 +376,7 @@ def _line(h: dict) -> str:
 
 
 def choose_temperature(model: torch.nn.Module, L: torch.Tensor, ab: torch.Tensor, colour_target: float = 0.7,
-                       temperatures=(0.2, 0.25, 0.3, 0.38, 0.45, 0.55, 0.7, 0.85, 1.0),
+                       temperatures=(0.2, 0.25, 0.3, 0.38, 0.45, 0.55, 0.7, 0.85, 1.0, 1.2, 1.5),
                        batch_size: int = 500) -> dict:
     """Pick the annealed-mean T on held-out data (the validation split, never the test set): the
     lowest ab MSE among the T whose colourfulness reaches `colour_target` of the truth's, or the

@@ -4,7 +4,7 @@ from ._registry import (MODELS, Colorizer, count_params, create_model, forward_f
                         register, save_model)
 
 # importing a model file registers it
-from . import cnn, hybrid, unet  # noqa: E402,F401
+from . import cnn, hybrid, photo, unet  # noqa: E402,F401
 
 __all__ = ["MODELS", "Colorizer", "count_params", "create_model", "forward_flops", "list_models", "load_model", "register",
            "save_model"]

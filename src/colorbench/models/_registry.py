@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import contextvars
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -40,7 +42,12 @@ def create_model(name: str, objective: str | dict | Objective | None = None, **k
     obj = objective if isinstance(objective, Objective) else (
         objective_from_spec(objective) if isinstance(objective, dict) else create_objective(objective or "mse"))
     kwargs = {k: v for k, v in kwargs.items() if v is not None}
-    model = MODELS[name](out_channels=obj.out_channels, **kwargs)
+    token = _HEAD_STRIDE.set(obj.head_stride)  # read by `head` while the model function builds the net
+    try:
+        model = MODELS[name](out_channels=obj.out_channels, **kwargs)
+    finally:
+        _HEAD_STRIDE.reset(token)
+    model.head_stride = obj.head_stride
     model.decode = obj.decoder()
     model.spec = {"name": name, "kwargs": kwargs, "objective": obj.spec()}  # travels with the weights
     return model
@@ -51,11 +58,19 @@ def conv_relu(cin: int, cout: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.ReLU(inplace=True))
 
 
+_HEAD_STRIDE: contextvars.ContextVar[int] = contextvars.ContextVar("head_stride", default=1)
+
+
 def head(cin: int, out_channels: int = 2) -> nn.Sequential:
     """The final convolution to the objective's outputs: 3x3 to the two ab channels (the study's);
-    1x1 to a wide set of colour-bin scores, where a 3x3 would cost more than the whole CNN."""
+    1x1 to a wide set of colour-bin scores, where a 3x3 would cost more than the whole CNN. An
+    objective that scores at a lower resolution (`head_stride`, as Zhang et al. do at 1/4) gets
+    its features average-pooled first: a 1x1 convolution commutes with the pooling, so this is the
+    same head at a fraction of the cost."""
     k = 3 if out_channels <= 8 else 1
-    return nn.Sequential(nn.Conv2d(cin, out_channels, k, padding=k // 2))
+    conv = nn.Conv2d(cin, out_channels, k, padding=k // 2)
+    stride = _HEAD_STRIDE.get()
+    return nn.Sequential(conv) if stride == 1 else nn.Sequential(nn.AvgPool2d(stride, ceil_mode=True), conv)
 
 
 class Colorizer(nn.Module):
@@ -73,6 +88,7 @@ class Colorizer(nn.Module):
         self.net = net
         self.stride = stride
         self.decode: nn.Module = nn.Tanh()
+        self.head_stride = 1  # set by create_model from the objective
         self.spec: dict = {}
         self._encoder = [encoder]  # a list: not registered twice (its modules already live in net)
         self.encoder_channels = encoder_channels
@@ -87,17 +103,20 @@ class Colorizer(nn.Module):
         return self._encoder[0]
 
     def raw(self, L: torch.Tensor) -> torch.Tensor:
-        """The network's own output (B, C, H, W), before the objective's decode: what losses see."""
+        """The network's own output (B, C, H/s, W/s) (s: the objective's head stride, usually 1),
+        before the objective's decode: what losses see."""
         if L.dim() != 4 or L.shape[1] != 1:
             raise ValueError(f"expected L shaped (B, 1, H, W), got {tuple(L.shape)}")
         H, W = L.shape[-2:]
+        s = self.head_stride
         # unconditional (a zero pad is a cheap copy of the 1-channel input), so an exported graph
         # keeps the padding rule for every height and width rather than the example's
         L = F.pad(L, (0, (-W) % self.stride, 0, (-H) % self.stride), mode="replicate")
-        return self.net(L)[..., :H, :W]
+        return self.net(L)[..., : (H + s - 1) // s, : (W + s - 1) // s]
 
     def forward(self, L: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.raw(L))
+        H, W = L.shape[-2:]
+        return self.decode(self.raw(L))[..., :H, :W]
 
 
 def count_params(model: nn.Module) -> int:

@@ -12,9 +12,10 @@ class UNet(nn.Module):
     scale (concatenated), which is what makes it a U-Net."""
 
     def __init__(self, widths: tuple[int, ...] = (64, 128, 256), skips: bool = True, out_channels: int = 2,
-                 block=conv_relu):
+                 block=conv_relu, bottleneck: nn.Module | None = None):
         super().__init__()
         self.skips = skips
+        self.bottleneck = bottleneck  # applied to the deepest features (e.g. global context)
         self.enc = nn.ModuleList(block(i, o) for i, o in zip((1, *widths[:-1]), widths))
         self.pool = nn.MaxPool2d(2)
         self.up = nn.Upsample(scale_factor=2)  # nearest, as Keras' UpSampling2D
@@ -31,7 +32,7 @@ class UNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         feats = self.encode(x)
-        x = feats[-1]
+        x = feats[-1] if self.bottleneck is None else self.bottleneck(feats[-1])
         for dec, skip in zip(self.dec, feats[-2::-1]):
             x = self.up(x)
             x = dec(torch.cat([x, skip], dim=1) if self.skips else x)

@@ -1,0 +1,121 @@
+"""Package shipped weights with their model card: the card's facts and figures come from the evaluation
+files the recipes write, go into the weights' metadata, and MODEL_CARD.md is rendered from that.
+
+    python recipes/cards.py photo RUN DEST --size 128 --photos EVAL_DIR [EVAL_DIR ...] --set PHOTO_SET
+    python recipes/cards.py study RUN DEST --size 64 --test TEST_JSON --photos EVAL_DIR [EVAL_DIR ...]
+    python recipes/cards.py render              # MODEL_CARD.md from the shipped weights' metadata
+"""
+
+import argparse
+import json
+from pathlib import Path
+
+from colorbench.card import package_weights, write_model_card
+from colorbench.colorize import SHIPPED, shipped_weights
+
+WEIGHTS = Path(__file__).resolve().parents[1] / "src" / "colorbench" / "weights"
+LABELS = {"gray": "gray baseline (ab = 0)", "default": "photo weights (default)", "study": "study weights (CIFAR-10)"}
+
+
+def photo_table(r: dict, this: str) -> dict:
+    """A card table from `colorbench evaluate-photos` results: every method, this weights marked."""
+    rows = []
+    for m, s in r["summary"].items():
+        label = LABELS.get(m, m) + (" (these weights)" if m == this else "")
+        size = r["methods"][m]["size"]
+        rows.append([label, size or "-", f"{s['psnr']:.2f}", f"{s['ssim']:.4f}", f"{s['ciede2000']:.2f}",
+                     f"{s['colorfulness']:.1f} ({s['colorfulness_ratio']:.0%})"])
+    src = Path(r["source"]).name if r["source"] != "skimage" else "scikit-image's colour samples"
+    return {"title": f"{r['photos']} colour photos: {src} (truth colourfulness {r['truth_colorfulness']:.1f})",
+            "columns": ["weights", "network size", "PSNR dB", "SSIM", "CIEDE2000", "colourfulness (of truth)"],
+            "rows": rows, "note": "Full-size photos colorized from their own lightness by `colorbench evaluate-photos`; "
+                                  "PSNR and SSIM on sRGB 0-255."}
+
+
+def load_photo_results(dirs: list[str]) -> list[dict]:
+    return [json.loads((Path(d) / "results.json").read_text()) for d in dirs]
+
+
+def photo_card(photos: list[dict], photo_set: Path, recipe_time: str) -> dict:
+    m = json.loads((photo_set / "manifest.json").read_text())
+    c = m["counts"]
+    return {
+        "title": "photos, in colour",
+        "summary": "Made for colorizing photos (objects, animals, scenes); the default of `colorize`, `serve`, "
+                   "`export` and `colorbench.colorize()`.",
+        "data": (f"{c['imagenet']['train_images']:,} crops of {c['imagenet']['photos'] - c['imagenet']['held_out'] - c['imagenet']['colourless']} "
+                 "ImageNet photos (one per class, `imagenet-sample-1000.tar`) and "
+                 f"{c['places']['train_images']:,} MiniPlaces scene photos (`miniplaces-20k.tar.gz`), {m['size']}x{m['size']}; "
+                 f"{c['imagenet']['colourless'] + c['places']['colourless']} photos without colour left out "
+                 f"({c['imagenet']['colourless']} ImageNet, {c['places']['colourless']} MiniPlaces). Licence terms: "
+                 "ImageNet images are for non-commercial research; Places is for non-commercial research and "
+                 "education (Zhou et al., \"Places: A 10 million Image Database for Scene Recognition\", TPAMI 2018). "
+                 "The weights inherit those terms: non-commercial research and education."),
+        "held_out": f"ImageNet: a photo is {m['rule']['imagenet']}; MiniPlaces: {m['rule']['places']} "
+                    f"({c['imagenet']['held_out']} and {c['places']['held_out']} photos). Fixed before any training; "
+                    "no training saw them.",
+        "evaluations": [photo_table(r, "default") for r in photos],
+        "limits": [
+            "Colours are guesses from lightness alone, never evidence of what a scene looked like: a red car may come "
+            "out blue, a dress any colour. Skies, foliage, water and skin are what it knows best.",
+            "It learnt from 128x128 crops of about 21,000 photos: small and uncommon objects, and any colour that "
+            "depends on things it cannot see (paint, clothes, flags), are often wrong or left pale.",
+            "Per-pixel scores punish a plausible wrong colour more than a dull gray: PSNR and CIEDE2000 can favour "
+            "leaving a photo gray even when the colorized photo looks better. Look at the gallery.",
+            "Faces and people are a small part of its data; old photos with scratches, sepia toning or strong grain "
+            "are unlike anything it saw.",
+        ],
+        "recipe": "bash recipes/photo-weights.sh",
+        "recipe_time": recipe_time,
+    }
+
+
+def study_card(test: dict, photos: list[dict]) -> dict:
+    t, g = test["summary"], test["baselines"]["gray"]
+    rows = [[name, f"{t[k]:{fmt}}", f"{g[k]:{fmt}}"] for name, k, fmt in (
+        ("ab MSE (LAB units²)", "ab_mse", ".1f"), ("PSNR dB (sRGB)", "psnr", ".2f"), ("SSIM (sRGB)", "ssim", ".4f"),
+        ("CIEDE2000", "ciede2000", ".2f"), (f"colourfulness (truth {t['colorfulness_true']:.1f})", "colorfulness", ".1f"),
+        ("AuC of ab error 0-150", "auc", ".4f"))]
+    return {
+        "title": "the study's U-Net on CIFAR-10",
+        "summary": "The study's protocol and model, kept by name (`--weights study`) so its results can be reproduced; "
+                   "it was the default before the photo weights.",
+        "data": "CIFAR-10 (JPEG copy: `cifar10-jpeg.tar.gz`, JPEG quality 75, 32x32, 10 classes), seeded stratified "
+                "80/20 split of the 50,000 training images: 40,000 to train on, 10,000 to validate.",
+        "held_out": "the CIFAR-10 test split (10,000 images).",
+        "evaluations": [{"title": f"CIFAR-10 test set ({test['test_images']:,} images)",
+                         "columns": ["metric", "these weights", "gray baseline (ab = 0)"], "rows": rows},
+                        *[photo_table(r, "study") for r in photos]],
+        "limits": [
+            "It learnt colour from 32x32 thumbnails of 10 classes with MSE: on photos it gives muted, sepia-tinted tones; "
+            "grass comes out olive, strongly coloured objects stay dull.",
+            "MSE averages the colours an object could have, so results are desaturated (colourfulness "
+            f"{t['colorfulness']:.1f} against {t['colorfulness_true']:.1f} for the truth on the test set).",
+        ],
+        "recipe": "bash recipes/study-weights.sh",
+        "recipe_time": "about 50 min on 2 CPU cores",
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("which", choices=["photo", "study", "render"])
+    ap.add_argument("run", nargs="?")
+    ap.add_argument("dest", nargs="?")
+    ap.add_argument("--size", type=int)
+    ap.add_argument("--photos", nargs="*", default=[])
+    ap.add_argument("--test")
+    ap.add_argument("--set", dest="photo_set")
+    ap.add_argument("--time", default="")
+    args = ap.parse_args()
+    if args.which == "photo":
+        card = photo_card(load_photo_results(args.photos), Path(args.photo_set), args.time)
+        package_weights(args.run, args.dest, args.size, card)
+    elif args.which == "study":
+        card = study_card(json.loads(Path(args.test).read_text()), load_photo_results(args.photos))
+        package_weights(args.run, args.dest, args.size, card)
+    print(write_model_card({name: shipped_weights(name) for name in SHIPPED}, WEIGHTS / "MODEL_CARD.md"))
+
+
+if __name__ == "__main__":
+    main()

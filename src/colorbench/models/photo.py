@@ -1,0 +1,36 @@
+"""A colorizer for photos: five levels and global context, so that every pixel's colour can depend on
+the whole picture (is it a beach, a forest, a room?) as in Iizuka, Simo-Serra and Ishikawa (2016)."""
+
+import torch
+from torch import nn
+
+from ._registry import Colorizer, register
+from .hybrid import conv_bn_relu
+from .unet import Deepest, UNet
+
+
+class GlobalContext(nn.Module):
+    """The deepest features averaged over the whole image to one vector, passed through a small MLP,
+    and fused back into every position: a receptive field of the whole input at any size."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.mlp = nn.Sequential(nn.Linear(channels, channels), nn.ReLU(inplace=True), nn.Linear(channels, channels))
+        self.fuse = conv_bn_relu(2 * channels, channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        g = self.mlp(x.float().mean((2, 3))).to(x.dtype)  # (B, C): what the whole picture is
+        return self.fuse(torch.cat([x, g[:, :, None, None].expand_as(x)], dim=1))
+
+
+def double_conv(cin: int, cout: int) -> nn.Sequential:
+    """Two 3x3 convolutions with batch norm: more depth per level for photos' detail."""
+    return nn.Sequential(conv_bn_relu(cin, cout), conv_bn_relu(cout, cout))
+
+
+@register
+def photo_unet(width: int = 24, out_channels: int = 2) -> Colorizer:
+    """U-Net 24-48-96-192-192, two convs per level, batch norm, global context at the bottleneck."""
+    widths = (width, 2 * width, 4 * width, 8 * width, 8 * width)
+    net = UNet(widths, skips=True, out_channels=out_channels, block=double_conv, bottleneck=GlobalContext(widths[-1]))
+    return Colorizer(net, stride=16, encoder=Deepest(net), encoder_channels=widths[-1])

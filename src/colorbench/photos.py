@@ -1,0 +1,266 @@
+"""Photos: the training set behind the shipped weights, and the evaluation colorbench owns on full-size
+photos (with a gallery page that opens offline).
+
+  colorbench photo-set --imagenet ../shared/data/imagenet-sample-1000.tar \\
+                       --places ../shared/data/miniplaces-20k.tar.gz --out photos
+  colorbench evaluate-photos photos/heldout/imagenet --weights default study
+
+Held-out rule (fixed before any training; no training ever sees these photos): a photo is held out
+when the md5 of its file name, read as a number, is divisible by 10 (ImageNet sample: about 100 of
+1,000) or by 20 (MiniPlaces: about 1,000 of 20,000). Photos without colour (grayscale, or nearly:
+mean |R - G| + |G - B| under 2 levels, the data README's rule) are left out of training and counted.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import io
+import os
+import tarfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .color import gray_of_lightness, rgb_to_lab
+from .data import IMAGE_SUFFIXES, DataError, read_image
+from .evaluate import ciede2000, colorfulness, psnr, ssim
+from .persist import write_bytes, write_json, write_text
+
+HELD_OUT_EVERY = {"imagenet": 10, "places": 20}
+SKIMAGE = ["astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry", "hubble_deep_field", "retina"]
+RULE = ("held out when the md5 of the file name (no folders), read as a hexadecimal number, is divisible by {k}")
+
+
+def held_out(name: str, every: int) -> bool:
+    return int(hashlib.md5(Path(name).name.encode()).hexdigest(), 16) % every == 0
+
+
+def colourless(rgb: np.ndarray) -> bool:
+    """Grayscale, or nearly: mean |R - G| + |G - B| under 2 levels (8-bit)."""
+    a = rgb.astype(np.int16)
+    return float(np.abs(a[..., 0] - a[..., 1]).mean() + np.abs(a[..., 1] - a[..., 2]).mean()) < 2
+
+
+def _members(source: Path) -> Iterator[tuple[str, bytes]]:
+    """(name, bytes) of every image file in a folder or a tar archive, in a fixed order."""
+    if source.is_dir():
+        for p in sorted(source.rglob("*")):
+            if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."):
+                yield p.name, p.read_bytes()
+        return
+    if not source.is_file() or not tarfile.is_tarfile(source):
+        raise DataError(f"{source}: not a folder or .tar of photos")
+    with tarfile.open(source) as tar:
+        for m in tar:
+            if m.isfile() and Path(m.name).suffix.lower() in IMAGE_SUFFIXES and m.size < 64 << 20:
+                yield Path(m.name).name, tar.extractfile(m).read()
+
+
+def _crops(rgb: np.ndarray, size: int, extra: bool) -> list[np.ndarray]:
+    """The centre square at `size`; with `extra`, two more from the photo at 1.5x (objects are few:
+    three views of each)."""
+    def square(img: Image.Image, side: int, where: float) -> np.ndarray:
+        w, h = img.size
+        s = side / min(w, h)
+        img = img.resize((max(side, round(w * s)), max(side, round(h * s))), Image.BICUBIC, reducing_gap=2.0)
+        w, h = img.size
+        left, top = round((w - size) * where), round((h - size) * where)
+        return np.asarray(img.crop((left, top, left + size, top + size)))
+
+    img = Image.fromarray(rgb)
+    out = [square(img, size, 0.5)]
+    if extra:
+        out += [square(img, round(size * 1.5), 0.2), square(img, round(size * 1.5), 0.8)]
+    return out
+
+
+def build_photo_set(imagenet: str | os.PathLike, places: str | os.PathLike, out: str | os.PathLike, size: int = 128,
+                    progress: bool = True, log=print) -> dict:
+    """Write the photo training set (train/objects, train/scenes at size x size), the held-out photos
+    at full size (heldout/imagenet, heldout/places) and their 128-pixel copies (test/...), and
+    PHOTOS.md saying what is where and why. Never writes into an existing set."""
+    from tqdm import tqdm
+
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        raise FileExistsError(f"{out} is not empty; choose another --out (a photo set is written once)")
+    counts: dict[str, dict[str, int]] = {}
+    for kind, source, cls in (("imagenet", Path(imagenet), "objects"), ("places", Path(places), "scenes")):
+        if not source.exists():
+            raise DataError(f"{source}: no such file or folder")
+        c = counts[kind] = {"photos": 0, "held_out": 0, "colourless": 0, "unreadable": 0, "train_images": 0}
+        for name, data in tqdm(_members(source), desc=f"reading {source.name}", unit="photo", disable=not progress):
+            c["photos"] += 1
+            try:
+                rgb, _ = read_image(data, name)
+            except DataError:
+                c["unreadable"] += 1
+                continue
+            stem = Path(name).stem
+            if held_out(name, HELD_OUT_EVERY[kind]):
+                c["held_out"] += 1
+                write_bytes(out / "heldout" / kind / name, data)  # original bytes, full size
+                write_bytes(out / "test" / cls / f"{stem}.png", _png(_crops(rgb, size, False)[0]))
+            elif colourless(rgb):
+                c["colourless"] += 1  # no colour to learn from
+            else:
+                for i, crop in enumerate(_crops(rgb, size, extra=kind == "imagenet")):
+                    write_bytes(out / "train" / cls / f"{stem}-{i}.png", _png(crop))
+                    c["train_images"] += 1
+    info = {"size": size, "sources": {"imagenet": str(imagenet), "places": str(places)}, "counts": counts,
+            "rule": {k: RULE.format(k=v) for k, v in HELD_OUT_EVERY.items()}}
+    write_json(out / "manifest.json", info)
+    write_text(out / "PHOTOS.md", _photo_set_readme(info))
+    log(f"photo set: {sum(c['train_images'] for c in counts.values()):,} training images, held out "
+        f"{counts['imagenet']['held_out']} ImageNet and {counts['places']['held_out']} MiniPlaces photos, left out "
+        f"{sum(c['colourless'] for c in counts.values())} without colour -> {out}")
+    return info
+
+
+def _png(a: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(a).save(buf, "PNG", compress_level=1)
+    return buf.getvalue()
+
+
+def _photo_set_readme(info: dict) -> str:
+    c, s = info["counts"], info["size"]
+    return "\n".join([
+        "# colorbench photo set", "",
+        "Written by `colorbench photo-set`; what the shipped photo weights are trained on. Not for redistribution: "
+        "ImageNet images are for non-commercial research, and Places (MiniPlaces) is for non-commercial research "
+        "and education (cite Zhou et al., \"Places: A 10 million Image Database for Scene Recognition\", TPAMI 2018).",
+        "",
+        f"- `train/objects`: ImageNet sample photos, 3 crops each at {s}x{s} (centre; two from the photo at 1.5x): "
+        f"{c['imagenet']['train_images']:,} images.",
+        f"- `train/scenes`: MiniPlaces scenes, centre {s}x{s}: {c['places']['train_images']:,} images.",
+        f"- `heldout/imagenet` ({c['imagenet']['held_out']} photos) and `heldout/places` ({c['places']['held_out']}): "
+        "full size, original bytes; `test/` has their centre crops. A photo is " +
+        "; ".join(f"{k}: {r}" for k, r in info["rule"].items()) + ". No training ever sees them.",
+        f"- Left out of training for having no colour (mean |R-G| + |G-B| under 2 levels): "
+        f"{c['imagenet']['colourless']} ImageNet, {c['places']['colourless']} MiniPlaces; unreadable: "
+        f"{c['imagenet']['unreadable'] + c['places']['unreadable']}.", ""])
+
+
+# ---------------------------------------------------------------------------------------------
+# evaluation on full-size photos
+
+
+def photo_source(source: str, limit: int = 0) -> Iterator[tuple[str, np.ndarray]]:
+    """(name, uint8 RGB) of colour photos: a folder, a .tar, or "skimage" (scikit-image's samples)."""
+    if source == "skimage":
+        from skimage import data
+
+        for name in SKIMAGE:
+            yield name, getattr(data, name)()
+        return
+    n = 0
+    for name, data in _members(Path(source)):
+        if limit and n >= limit:
+            return
+        try:
+            rgb, _ = read_image(data, name)
+        except DataError:
+            continue
+        n += 1
+        yield name, rgb
+
+
+def _thumb(rgb: np.ndarray, side: int = 320) -> str:
+    img = Image.fromarray(rgb)
+    img.thumbnail((side, side), Image.BICUBIC)
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=88)
+    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+@torch.no_grad()
+def evaluate_photos(source: str, weights: list[str], out: str | os.PathLike, size: int | None = None,
+                    limit: int = 0, precision: str = "fp32", progress: bool = True) -> dict:
+    """Colorize every colour photo from its own lightness with each set of weights; PSNR, SSIM (sRGB
+    0-255), CIEDE2000 and colourfulness against the truth, beside the gray baseline; results.json
+    and gallery.html (gray | each set of weights | truth) in `out`."""
+    from tqdm import tqdm
+
+    from .colorize import colorize_lightness, load_colorizer, recommended_size
+
+    models = {}
+    for w in weights or ["default"]:
+        label, _, path = w.rpartition("=") if "=" in w else (w, "", w)  # "name=path", or a path named by itself
+        model, info = load_colorizer(path)
+        models[label] = (model, size or recommended_size(info), info)
+    methods = ["gray", *models]
+    rows = {m: {"psnr": [], "ssim": [], "ciede2000": [], "colorfulness": []} for m in methods}
+    truth_colour, names, skipped, gallery = [], [], [], []
+    t0 = time.perf_counter()
+    for name, rgb in tqdm(photo_source(source, limit), desc="photos", unit="photo", disable=not progress):
+        if colourless(rgb):
+            skipped.append(name)
+            continue
+        x = torch.from_numpy(rgb).permute(2, 0, 1)[None].double() / 255
+        lab = rgb_to_lab(x)
+        L = lab[:, :1].float()
+        truth = (x * 255).round()
+        outs = {"gray": gray_of_lightness(L)}
+        for label, (model, s, _) in models.items():
+            outs[label] = colorize_lightness(L, model, s, precision=precision)
+        names.append(name)
+        truth_colour.append(colorfulness(truth).item())
+        pics = []
+        for m, o in outs.items():
+            o = (o.double() * 255).round()
+            rows[m]["psnr"].append(psnr(o, truth).clamp(max=100).item())
+            rows[m]["ssim"].append(ssim(o, truth).item())
+            rows[m]["ciede2000"].append(ciede2000(rgb_to_lab(o / 255), lab).mean().item())
+            rows[m]["colorfulness"].append(colorfulness(o).item())
+            pics.append(o[0].permute(1, 2, 0).byte().numpy())
+        gallery.append((name, [_thumb(p) for p in pics] + [_thumb(rgb)], {m: rows[m]["psnr"][-1] for m in methods}))
+    if not names:
+        raise DataError(f"{source}: no colour photos found to evaluate")
+    n = len(names)
+    summary = {m: {k: sum(v) / n for k, v in r.items()} for m, r in rows.items()}
+    truth_mean = sum(truth_colour) / n
+    for m in methods:
+        summary[m]["colorfulness_ratio"] = summary[m]["colorfulness"] / truth_mean
+    result = {"source": source, "photos": n, "left_out_without_colour": skipped, "truth_colorfulness": truth_mean,
+              "methods": {m: {"weights": models[m][2]["path"] if m != "gray" else None,
+                              "size": models[m][1] if m != "gray" else None} for m in methods},
+              "summary": summary, "per_photo": {"names": names, **{m: rows[m] for m in methods}},
+              "seconds": time.perf_counter() - t0}
+    out = Path(out)
+    write_json(out / "results.json", result)
+    write_text(out / "gallery.html", _gallery(result, gallery, methods))
+    return result
+
+
+def _gallery(r: dict, gallery: list, methods: list[str]) -> str:
+    head = "".join(f"<th>{html.escape(m if m != 'gray' else 'gray input')}</th>" for m in methods) + "<th>truth</th>"
+    rows = []
+    for name, pics, scores in gallery:
+        cells = "".join(f'<td><img src="{p}" alt="{html.escape(name)}: {html.escape(m)}">'
+                        + (f"<br><small>{scores[m]:.2f} dB</small>" if m in scores else "") + "</td>"
+                        for p, m in zip(pics, [*methods, "truth"]))
+        rows.append(f"<tr><th class=n>{html.escape(name)}</th>{cells}</tr>")
+    s = r["summary"]
+    table = "".join(f"<tr><td>{html.escape(m)}</td><td>{s[m]['psnr']:.2f}</td><td>{s[m]['ssim']:.4f}</td>"
+                    f"<td>{s[m]['ciede2000']:.2f}</td><td>{s[m]['colorfulness']:.1f} "
+                    f"({s[m]['colorfulness_ratio']:.0%})</td></tr>" for m in methods)
+    css = ("body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}table{border-collapse:collapse}"
+           "td,th{padding:4px;vertical-align:top;text-align:center}th.n{font-weight:normal;font-size:.8em;"
+           "max-width:9em;word-break:break-all;text-align:right}img{max-width:240px;max-height:240px;display:block}"
+           ".sum td,.sum th{border:1px solid #ccc;padding:4px 10px}small{color:#555}")
+    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>colorbench photos: '
+            f'{html.escape(r["source"])}</title><style>{css}</style></head><body>'
+            f"<h1>{r['photos']} photos from {html.escape(r['source'])}</h1>"
+            f"<p>Each photo colorized from its own lightness; the number under each is its PSNR against the truth. "
+            f"Truth colourfulness {r['truth_colorfulness']:.1f}. Left out without colour: "
+            f"{len(r['left_out_without_colour'])}.</p>"
+            f'<table class="sum"><tr><th>method</th><th>PSNR dB</th><th>SSIM</th><th>CIEDE2000</th>'
+            f"<th>colourfulness (of truth)</th></tr>{table}</table><h2>Gallery</h2>"
+            f"<table><tr><th></th>{head}</tr>{''.join(rows)}</table></body></html>\n")
