@@ -90,3 +90,15 @@ def test_presets_bound_every_set_they_use():
     smoke = preset_train("smoke")
     assert smoke.train_limit and smoke.val_limit and PRESETS["smoke"].test_limit  # whatever the data source
     assert preset_train("study") == preset_train("study", epochs=None)
+
+
+@pytest.mark.parametrize("args,words", [
+    (["train", "--loss", "nope"], "unknown loss 'nope'; choose one of: classification, l1, mse, ssim"),
+    (["train", "--augment", "nope"], "unknown augmentation 'nope'; choose one of: none, study, strong"),
+    (["compare", "--models", "cnn,loss=nope"], "unknown loss 'nope'"),
+    (["train", "--precision", "fp16"], "unknown precision 'fp16'; choose one of: auto, fp32, bf16"),
+])
+def test_unknown_names_list_the_known_ones(tmp_path, args, words):
+    r = run(*args, "--out", tmp_path / "o")
+    assert r.returncode == 2 and words in one_line(r)
+    assert not (tmp_path / "o").exists()

@@ -185,3 +185,25 @@ def test_an_input_photo_is_never_an_output(weights, tmp_path, overwrite):
                          log=lambda *_: None)
     assert not any(o.done for o in res)  # the folder's own files are outputs-to-be: none is taken as input
     assert (src / "grandma.png").read_bytes() == before
+
+
+@pytest.mark.parametrize("loss", ["mse", "l1", "ssim", "classification"])
+def test_a_model_of_every_objective_colorizes_photos(tmp_path, loss):
+    """Whatever trained it, a model maps L to ab for colorize, for serve's strip-by-strip path, and in bf16."""
+    from colorbench.colorize import colorize_strips, load_colorizer
+    from colorbench.objectives import create_objective
+
+    obj = create_objective(loss, **({"head_stride": 2} if loss == "classification" else {}))
+    obj.fit(torch.rand(4, 2, 16, 16, generator=torch.Generator().manual_seed(0)) * 1.2 - 0.6)
+    torch.manual_seed(0)
+    save_model(create_model("cnn", obj, width=8), tmp_path / "w.safetensors", {"recommended_size": 32})
+    rgb = photo(61, 83)
+    out = colorize(rgb, weights=tmp_path / "w.safetensors")
+    assert out.shape == rgb.shape
+    assert (L_of(out) - L_of(rgb)).abs().max() * 2.55 <= 1  # lightness kept
+    model, _ = load_colorizer(tmp_path / "w.safetensors")
+    strips, _ = colorize_strips(rgb, model, 32, strip_pixels=83 * 7)
+    assert np.abs(strips.astype(int) - out.astype(int)).max() <= 1
+    bf16 = colorize(rgb, weights=tmp_path / "w.safetensors", precision="bf16")
+    diff = np.abs(bf16.astype(int) - out.astype(int))
+    assert diff.mean() < 0.5 and (diff > 1).mean() < 0.01  # bf16: within a level almost everywhere

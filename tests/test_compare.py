@@ -57,7 +57,17 @@ def test_resume_redoes_nothing(done, monkeypatch):
     compare(cfg(), MICRO, out, resume=True, progress=False, log=lambda *_: None)
     compare(cfg(jobs=2), MICRO, out, resume=True, progress=False, log=lambda *_: None)  # jobs may change
     with pytest.raises(TrainingError, match="another config"):
-        compare(cfg(seeds=3), MICRO, out, resume=True, progress=False)
+        compare(cfg(test_limit=50), MICRO, out, resume=True, progress=False)
+    asked = []
+
+    def record(run_cfg, folder, **k):
+        asked.append(folder.name)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(compare_mod, "train", record)
+    with pytest.raises(KeyboardInterrupt):  # a third seed adds runs, keeping the two done
+        compare(cfg(seeds=3), MICRO, out, resume=True, progress=False, log=lambda *_: None)
+    assert asked == ["cnn-s2"]
     with pytest.raises(TrainingError, match="already holds"):
         compare(cfg(), MICRO, out, progress=False)
 

@@ -379,3 +379,18 @@ def test_page_in_browser(weights, tmp_path, browser, artifacts):
             assert driver.find_element(By.ID, "download").get_attribute("download") == "dropped-colorized.png"
     finally:
         driver.quit()
+
+
+def test_a_classification_model_serves_photos(tmp_path):
+    """A model trained with the colour-classification objective, decode step and all, behind the page."""
+    from colorbench.objectives import create_objective
+
+    obj = create_objective("classification", head_stride=2)
+    obj.fit(torch.rand(4, 2, 16, 16, generator=torch.Generator().manual_seed(0)) * 1.2 - 0.6)
+    torch.manual_seed(0)
+    save_model(create_model("cnn", obj, width=8), tmp_path / "cls.safetensors")
+    rgb = (np.random.default_rng(0).random((40, 56, 3)) * 255).astype(np.uint8)
+    with running(weights=tmp_path / "cls.safetensors") as u:
+        status, body = post(u, png(rgb))
+    assert status == 200 and (body["width"], body["height"]) == (56, 40)
+    assert np.asarray(from_data_url(body["color"]).convert("RGB")).shape == (40, 56, 3)

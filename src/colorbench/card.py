@@ -40,11 +40,14 @@ def model_card(weights: dict[str, Path]) -> str:
     from .models import load_model
 
     lines = ["# colorbench's shipped weights", "",
-             "Both ship inside the package; nothing is downloaded. This card is generated from the weights' own "
+             "They ship inside the package; nothing is downloaded. This card is generated from the weights' own "
              "metadata (`colorbench.card.write_model_card`), so every figure below travels with the weights.", ""]
+    names: dict[Path, list[str]] = {}  # one section per file, under every name it ships as
     for name, path in weights.items():
+        names.setdefault(Path(path), []).append(name)
+    for path, these in names.items():
         _, info = load_model(path)
-        lines += _section(name, path, info)
+        lines += _section(", ".join(f"`{n}`" for n in these), path, info)
     return "\n".join(lines)
 
 
@@ -59,7 +62,7 @@ def _section(name: str, path: Path, info: dict) -> list[str]:
     cfg = asdict(TrainConfig.from_dict(info.get("config", {})))  # older configs in today's words
     objective = (spec.get("objective") or {"name": "mse"})["name"]
     size_mb = path.stat().st_size / 2**20
-    lines = [f"## `{name}`: {card['title']}", "",
+    lines = [f"## {name}: {card['title']}", "",
              f"`{path.name}`: the `{spec['name']}` model ({info['params']:,} parameters, fp16, {size_mb:.1f} MB), "
              f"trained with the `{objective}` objective by colorbench {info.get('version', 'before 0.2')}; "
              f"`colorize` gives it L at a short side of {info['recommended_size']} pixels (`--size`). "

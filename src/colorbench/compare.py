@@ -64,8 +64,9 @@ def latest_out(preset_name: str) -> Path | None:
 
 def _same_config(old: dict, cfg: CompareConfig, base: TrainConfig) -> bool:
     """Is a saved compare.json this comparison? Filled with today's defaults, so a folder written by an
-    older colorbench resumes; `jobs` and the training fields a resumed run may change are free."""
-    old_cmp = dataclasses.replace(CompareConfig.from_dict(old.get("compare", {})), jobs=cfg.jobs)
+    older colorbench resumes. Free: `jobs`, the training fields a resumed run may change, and `seeds`
+    (runs are per seed: more seeds add runs to a finished comparison, fewer report the first ones)."""
+    old_cmp = dataclasses.replace(CompareConfig.from_dict(old.get("compare", {})), jobs=cfg.jobs, seeds=cfg.seeds)
     old_train = TrainConfig.from_dict(old.get("train", {}))
     free = {k: getattr(base, k) for k in RESUMABLE_CHANGES - {"epochs", "lr"}}
     return old_cmp == cfg and dataclasses.replace(old_train, **free) == base

@@ -203,7 +203,7 @@ def evaluate_photos(source: str, weights: list[str], out: str | os.PathLike, siz
         if colourless(rgb):
             skipped.append(name)
             continue
-        x = torch.from_numpy(rgb).permute(2, 0, 1)[None].double() / 255
+        x = torch.from_numpy(np.array(rgb)).permute(2, 0, 1)[None].double() / 255  # an own, writable copy
         lab = rgb_to_lab(x)
         L = lab[:, :1].float()
         truth = (x * 255).round()

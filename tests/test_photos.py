@@ -1,0 +1,100 @@
+"""The photo set (fixed held-out lists, gray photos left out) and the photo evaluation with its gallery."""
+
+import io
+import re
+import tarfile
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from colorbench.models import create_model, save_model
+from colorbench.persist import read_json
+from colorbench.photos import build_photo_set, colourless, evaluate_photos, held_out
+
+
+def photo(h, w, seed, gray=False):
+    g = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w]
+    base = np.stack([x / w, y / h, 1 - x / w], -1) * 180 + g.integers(0, 60, (h, w, 3))
+    a = base.astype(np.uint8)
+    return np.repeat(a[..., :1], 3, 2) if gray else a
+
+
+def jpeg(a) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(a).save(buf, "JPEG", quality=95)
+    return buf.getvalue()
+
+
+def make_tar(path, files: dict[str, bytes]):
+    with tarfile.open(path, "w") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+
+
+def test_held_out_rule_and_colourless_by_hand():
+    import hashlib
+
+    name = "n01440764_tench.JPEG"
+    assert held_out(f"some/dir/{name}", 10) == (int(hashlib.md5(name.encode()).hexdigest(), 16) % 10 == 0)
+    a = photo(8, 8, 0)
+    assert colourless(np.repeat(a[..., :1], 3, 2)) and not colourless(a)
+    b = a.copy()
+    b[..., 1] = np.clip(b[..., 0].astype(int) + 1, 0, 255)  # |R-G| = 1, |G-B| large: colourful
+    assert not colourless(b)
+
+
+def test_photo_set_holds_out_by_rule_and_leaves_out_gray_photos(tmp_path):
+    names = [f"n{i:08d}_thing.JPEG" for i in range(40)]
+    held = [n for n in names if held_out(n, 10)]
+    assert held, "the rule holds out some of these names"
+    make_tar(tmp_path / "imagenet.tar", {f"imagenet-sample/{n}": jpeg(photo(60, 90, i, gray=(i == 3)))
+                                         for i, n in enumerate(names)})
+    places = tmp_path / "places"
+    places.mkdir()
+    for i in range(30):
+        (places / f"val-{i:08d}.jpg").write_bytes(jpeg(photo(40, 40, 100 + i)))
+    info = build_photo_set(tmp_path / "imagenet.tar", places, tmp_path / "set", size=32, progress=False,
+                           log=lambda *_: None)
+    c = info["counts"]
+    assert c["imagenet"]["held_out"] == len(held) and c["imagenet"]["photos"] == 40
+    gray_held = held_out(names[3], 10)
+    assert c["imagenet"]["colourless"] == (0 if gray_held else 1)
+    assert sorted(p.name for p in (tmp_path / "set" / "heldout" / "imagenet").iterdir()) == sorted(held)
+    assert c["imagenet"]["train_images"] == 3 * (40 - len(held) - c["imagenet"]["colourless"])  # 3 crops each
+    trained = {p.name.rsplit("-", 1)[0] for p in (tmp_path / "set" / "train" / "objects").iterdir()}
+    assert not trained & {n.rsplit(".", 1)[0] for n in held}  # no training image comes from a held-out photo
+    assert Image.open(next((tmp_path / "set" / "train" / "scenes").iterdir())).size == (32, 32)
+    assert "held out when the md5" in (tmp_path / "set" / "PHOTOS.md").read_text()
+    with pytest.raises(FileExistsError):
+        build_photo_set(tmp_path / "imagenet.tar", places, tmp_path / "set", progress=False)
+
+
+def test_evaluate_photos_scores_against_the_truth_and_writes_a_gallery(tmp_path):
+    src = tmp_path / "photos"
+    src.mkdir()
+    for i in range(3):
+        Image.fromarray(photo(50 + 10 * i, 70, i)).save(src / f"p{i}.png")
+    Image.fromarray(photo(40, 40, 9, gray=True)).save(src / "gray.png")
+    torch.manual_seed(0)
+    save_model(create_model("cnn", width=8), tmp_path / "w.safetensors", {"recommended_size": 32})
+    r = evaluate_photos(str(src), [f"mine={tmp_path / 'w.safetensors'}"], tmp_path / "out", progress=False)
+    assert r["photos"] == 3 and r["left_out_without_colour"] == ["gray.png"]
+    assert set(r["summary"]) == {"gray", "mine"} and r["methods"]["mine"]["size"] == 32
+    # the gray baseline's PSNR by hand, for the first photo
+    rgb = np.asarray(Image.open(src / "p0.png")).astype(np.float64)
+    from colorbench.color import gray_of_lightness, rgb_to_lab
+
+    L = rgb_to_lab(torch.from_numpy(rgb / 255).permute(2, 0, 1)[None])[:, :1]
+    gray = (gray_of_lightness(L)[0].permute(1, 2, 0).numpy() * 255).round()
+    want = 10 * np.log10(255**2 / ((gray - rgb) ** 2).mean())
+    assert r["per_photo"]["gray"]["psnr"][0] == pytest.approx(want, abs=1e-6)
+    assert r["summary"]["gray"]["colorfulness"] < 1 < r["truth_colorfulness"]
+    page = (tmp_path / "out" / "gallery.html").read_text()
+    assert not re.search(r"https?://|<script|<link", page)
+    assert page.count("<img") == 3 * 3 and "data:image/jpeg;base64," in page  # gray | mine | truth, embedded
+    assert read_json(tmp_path / "out" / "results.json")["photos"] == 3
