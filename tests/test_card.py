@@ -11,13 +11,8 @@ from PIL import Image
 from colorbench.color import rgb_to_lab
 from colorbench.colorize import colorize
 from colorbench.models import list_models
+from helpers import photo
 
-
-def photo(h=48, w=64, seed=0) -> np.ndarray:
-    g = np.random.default_rng(seed)
-    y, x = np.mgrid[0:h, 0:w]
-    base = np.stack([x / w, y / h, 1 - x / w], -1) * 200 + g.integers(0, 55, (h, w, 3))
-    return base.astype(np.uint8)
 
 @pytest.mark.parametrize("name", ["default", "study"])
 def test_shipped_weights_are_small_and_their_card_is_their_metadata(name):

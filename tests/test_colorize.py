@@ -11,6 +11,7 @@ from colorbench.color import lab_to_rgb, rgb_to_lab
 from colorbench.colorize import colorize, colorize_files, fit_gamut, plan, summary_line
 from colorbench.data import DataError
 from colorbench.models import create_model, save_model
+from helpers import fitted, photo
 
 
 @pytest.fixture(scope="module")
@@ -23,12 +24,6 @@ def weights(tmp_path_factory):
     save_model(m, p, {"recommended_size": 32})
     return p
 
-
-def photo(h=48, w=64, seed=0) -> np.ndarray:
-    g = np.random.default_rng(seed)
-    y, x = np.mgrid[0:h, 0:w]
-    base = np.stack([x / w, y / h, 1 - x / w], -1) * 200 + g.integers(0, 55, (h, w, 3))
-    return base.astype(np.uint8)
 
 
 def L_of(rgb: np.ndarray) -> torch.Tensor:
@@ -191,10 +186,8 @@ def test_an_input_photo_is_never_an_output(weights, tmp_path, overwrite):
 def test_a_model_of_every_objective_colorizes_photos(tmp_path, loss):
     """Whatever trained it, a model maps L to ab for colorize, for serve's strip-by-strip path, and in bf16."""
     from colorbench.colorize import colorize_strips, load_colorizer
-    from colorbench.objectives import create_objective
 
-    obj = create_objective(loss, **({"head_stride": 2} if loss == "classification" else {}))
-    obj.fit(torch.rand(4, 2, 16, 16, generator=torch.Generator().manual_seed(0)) * 1.2 - 0.6)
+    obj = fitted(loss, **({"head_stride": 2} if loss == "classification" else {}))
     torch.manual_seed(0)
     save_model(create_model("cnn", obj, width=8), tmp_path / "w.safetensors", {"recommended_size": 32})
     rgb = photo(61, 83)

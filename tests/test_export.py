@@ -5,21 +5,9 @@ import pytest
 import torch
 
 from colorbench.models import create_model, list_models, save_model
-from colorbench.objectives import create_objective, list_objectives
+from colorbench.objectives import list_objectives
+from helpers import fitted
 
-
-def photo(h=48, w=64, seed=0) -> np.ndarray:
-    g = np.random.default_rng(seed)
-    y, x = np.mgrid[0:h, 0:w]
-    base = np.stack([x / w, y / h, 1 - x / w], -1) * 200 + g.integers(0, 55, (h, w, 3))
-    return base.astype(np.uint8)
-
-
-def fitted(loss: str):
-    obj = create_objective(loss)
-    g = torch.Generator().manual_seed(0)
-    obj.fit(torch.rand(4, 2, 16, 16, generator=g) * 1.6 - 0.8)  # classification: bins from these ab values
-    return obj
 
 
 @pytest.mark.parametrize("loss", list_objectives())

@@ -23,6 +23,7 @@ from colorbench.color import gray_of_lightness, rgb_to_lab
 from colorbench.colorize import colorize_array, colorize_strips, load_colorizer
 from colorbench.models import create_model, save_model
 from colorbench.serve import allowed_hosts, make_server
+from helpers import fitted
 
 pytestmark = pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
 
@@ -383,12 +384,8 @@ def test_page_in_browser(weights, tmp_path, browser, artifacts):
 
 def test_a_classification_model_serves_photos(tmp_path):
     """A model trained with the colour-classification objective, decode step and all, behind the page."""
-    from colorbench.objectives import create_objective
-
-    obj = create_objective("classification", head_stride=2)
-    obj.fit(torch.rand(4, 2, 16, 16, generator=torch.Generator().manual_seed(0)) * 1.2 - 0.6)
     torch.manual_seed(0)
-    save_model(create_model("cnn", obj, width=8), tmp_path / "cls.safetensors")
+    save_model(create_model("cnn", fitted("classification", head_stride=2), width=8), tmp_path / "cls.safetensors")
     rgb = (np.random.default_rng(0).random((40, 56, 3)) * 255).astype(np.uint8)
     with running(weights=tmp_path / "cls.safetensors") as u:
         status, body = post(u, png(rgb))

@@ -29,17 +29,16 @@ from .persist import atomic_write
 DEFAULT_SIZE = 128  # network input short side when the weights recommend none
 
 
-SHIPPED = {"default": "colorbench-default.safetensors",  # photos: see weights/MODEL_CARD.md
-           "study": "colorbench-study.safetensors"}  # the study's U-Net on CIFAR-10, kept by name
+# name -> the files it may be, first found wins: `default` is the photo weights once they ship
+# (recipes/photo-weights.sh), the study's U-Net until then
+SHIPPED = {"default": ("colorbench-default.safetensors", "colorbench-study.safetensors"),
+           "study": ("colorbench-study.safetensors",)}  # the study's U-Net on CIFAR-10, kept by name
 
 
 def shipped_weights(name: str = "default") -> Path:
     """Weights shipped in the package, by name (see weights/MODEL_CARD.md)."""
     folder = Path(str(resources.files("colorbench") / "weights"))
-    path = folder / SHIPPED[name]
-    if name == "default" and not path.is_file():  # until photo weights ship (recipes/photo-weights.sh)
-        path = folder / SHIPPED["study"]
-    return path
+    return next((folder / f for f in SHIPPED[name] if (folder / f).is_file()), folder / SHIPPED[name][-1])
 
 
 def default_weights() -> Path:
