@@ -27,11 +27,11 @@ def mean_ci(values: list[float], level: float = 0.95) -> tuple[float, float]:
 
 
 def _bootstrap_means(d: torch.Tensor, reps: int, g: torch.Generator, chunk: int = 250) -> torch.Tensor:
-    """Means of `reps` two-level resamples of d (S, N): seeds drawn with replacement, and images drawn
-    with replacement (the same draw for every seed: they are the same test images). As counts:
-    mean = sum_s sum_i w_s c_i d[s, i] / (S N) with w, c the draw counts, so a chunk of resamples is
-    one matrix product, not a gather per resample."""
-    S, N = d.shape
+    """Means of `reps` two-level resamples of each d[t] (T, S, N): seeds drawn with replacement, and images
+    drawn with replacement (the same draw for every seed: they are the same test images). As counts:
+    mean = sum_s sum_i w_s c_i d[t, s, i] / (S N) with w, c the draw counts, so a chunk of resamples is
+    one matrix product, and one draw serves every test of a table (drawing was 95% of the time). (T, reps)."""
+    T, S, N = d.shape
     out = []
     for start in range(0, reps, chunk):
         r = min(chunk, reps - start)
@@ -42,8 +42,8 @@ def _bootstrap_means(d: torch.Tensor, reps: int, g: torch.Generator, chunk: int 
                 1, torch.randint(0, S, (r, S), generator=g), torch.ones(r, S, dtype=torch.float64))
         else:
             w = torch.ones(r, 1, dtype=torch.float64)
-        out.append(((c @ d.T) * w).sum(1) / (S * N))  # (r, S) per-seed sums over drawn images
-    return torch.cat(out)
+        out.append((torch.einsum("rn,tsn->trs", c, d) * w).sum(-1) / (S * N))  # per-seed sums over drawn images
+    return torch.cat(out, 1)
 
 
 def paired_test(a: torch.Tensor, b: torch.Tensor, reps: int = 10_000, level: float = 0.95, seed: int = 0) -> dict:
@@ -55,26 +55,39 @@ def paired_test(a: torch.Tensor, b: torch.Tensor, reps: int = 10_000, level: flo
     resample images: the interval then says nothing about training noise (`resampled` says which).
     Also reported: a paired t-test over images on seed-averaged values, and in how many seeds A was higher.
     """
-    d = a.double() - b.double()  # (S, N)
-    S, N = d.shape
-    g = torch.Generator().manual_seed(seed)
-    means = _bootstrap_means(d, reps, g)
-    lo, hi = torch.quantile(means, torch.tensor([(1 - level) / 2, (1 + level) / 2], dtype=torch.float64)).tolist()
-    # two-sided; a bootstrap cannot resolve p below 1/reps, so that is its floor (never a bare 0)
-    p_boot = min(1.0, max(1.0 / reps, 2 * min((means <= 0).double().mean().item(), (means >= 0).double().mean().item())))
-    per_image = d.mean(0)
-    t = sps.ttest_1samp(per_image.numpy(), 0.0) if N > 1 else None
-    return {
-        "mean_diff": d.mean().item(),
-        "ci_low": lo,
-        "ci_high": hi,
-        "p_bootstrap": p_boot,
-        "p_ttest_images": float(t.pvalue) if t is not None else float("nan"),
-        "seeds_a_higher": int((d.mean(1) > 0).sum()),
-        "seeds": S,
-        "resampled": "seeds and images" if S > 1 else "images only",
-        "bootstrap_reps": reps,
-    }
+    return _paired_tests([(a, b)], reps, level, seed)[0]
+
+
+def _paired_tests(pairs: list[tuple[torch.Tensor, torch.Tensor]], reps: int = 10_000, level: float = 0.95,
+                  seed: int = 0) -> list[dict]:
+    """paired_test for each (A, B); pairs of the same shape share one set of resamples."""
+    diffs = [a.double() - b.double() for a, b in pairs]  # (S, N) each
+    means: list[torch.Tensor | None] = [None] * len(diffs)
+    for shape in dict.fromkeys(d.shape for d in diffs):
+        idx = [k for k, d in enumerate(diffs) if d.shape == shape]
+        g = torch.Generator().manual_seed(seed)
+        for k, m in zip(idx, _bootstrap_means(torch.stack([diffs[k] for k in idx]), reps, g)):
+            means[k] = m
+    q = torch.tensor([(1 - level) / 2, (1 + level) / 2], dtype=torch.float64)
+    rows = []
+    for d, m in zip(diffs, means):
+        S, N = d.shape
+        lo, hi = torch.quantile(m, q).tolist()
+        # two-sided; a bootstrap cannot resolve p below 1/reps, so that is its floor (never a bare 0)
+        p_boot = min(1.0, max(1.0 / reps, 2 * min((m <= 0).double().mean().item(), (m >= 0).double().mean().item())))
+        t = sps.ttest_1samp(d.mean(0).numpy(), 0.0) if N > 1 else None
+        rows.append({
+            "mean_diff": d.mean().item(),
+            "ci_low": lo,
+            "ci_high": hi,
+            "p_bootstrap": p_boot,
+            "p_ttest_images": float(t.pvalue) if t is not None else float("nan"),
+            "seeds_a_higher": int((d.mean(1) > 0).sum()),
+            "seeds": S,
+            "resampled": "seeds and images" if S > 1 else "images only",
+            "bootstrap_reps": reps,
+        })
+    return rows
 
 
 def holm(pvalues: list[float]) -> list[float]:
@@ -93,7 +106,8 @@ def holm(pvalues: list[float]) -> list[float]:
 def paired_table(pairs: list[tuple[str, str, str, torch.Tensor, torch.Tensor]], alpha: float = 0.05) -> list[dict]:
     """Paired tests for (a, b, metric, A, B) rows, with Holm-adjusted p over all rows of the table;
     `significant` is decided by the adjusted p."""
-    rows = [{"a": a, "b": b, "metric": m, **paired_test(A, B)} for a, b, m, A, B in pairs]
+    tests = _paired_tests([(A, B) for *_, A, B in pairs])
+    rows = [{"a": a, "b": b, "metric": m, **t} for (a, b, m, _, _), t in zip(pairs, tests)]
     for r, p in zip(rows, holm([r["p_bootstrap"] for r in rows])):
         r["p_holm"] = p
         r["significant"] = bool(p < alpha)
