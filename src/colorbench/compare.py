@@ -208,8 +208,13 @@ def run_one(cfg: TrainConfig, folder: Path, ds: Dataset, test: Split, resume: bo
     metrics = train(cfg, folder, resume=resume, dataset=ds, progress=progress, log=log)
     device = resolve_device(cfg.device)
     model, _ = load_model(folder, device)
-    r = evaluate(model_predictor(model, device, metrics["precision"]), test.images, test.labels, ds.classes,
-                 device=device)
+    threads = torch.get_num_threads()
+    try:  # evaluated on the run's thread count too, so --jobs N gives --jobs 1's figures at the same --threads
+        torch.set_num_threads(1 if cfg.deterministic else cfg.threads or threads)
+        r = evaluate(model_predictor(model, device, metrics["precision"]), test.images, test.labels, ds.classes,
+                     device=device)
+    finally:
+        torch.set_num_threads(threads)
     _save_eval(folder, r, {"train": metrics})
     return _load_eval(folder)
 
