@@ -32,7 +32,7 @@ from .models import load_model
 from .persist import ReadError, claim_folder, load_tensors, read_json, save_tensors, write_json
 from .stats import mean_ci, paired_table
 from .study import STUDY
-from .train import TrainingError, run_name, split_indices, train
+from .train import TrainingError, run_name, run_threads, split_indices, train
 
 PAIRED_METRICS = ["ab_mse", "psnr", "ssim", "ciede2000"]  # every pair of arms
 AGAINST_FIRST = ["ab_mse", "colorfulness", "ciede2000", "auc"]  # every arm against the first (directions)
@@ -210,7 +210,7 @@ def run_one(cfg: TrainConfig, folder: Path, ds: Dataset, test: Split, resume: bo
     model, _ = load_model(folder, device)
     threads = torch.get_num_threads()
     try:  # evaluated on the run's thread count too, so --jobs N gives --jobs 1's figures at the same --threads
-        torch.set_num_threads(1 if cfg.deterministic else cfg.threads or threads)
+        torch.set_num_threads(run_threads(cfg))
         r = evaluate(model_predictor(model, device, metrics["precision"]), test.images, test.labels, ds.classes,
                      device=device)
     finally:

@@ -43,6 +43,12 @@ class TrainingError(Exception):
     """A run that cannot start or go on, explained in one line."""
 
 
+def run_threads(cfg: TrainConfig) -> int:
+    """The thread count a run trains and is evaluated on: one when deterministic, else --threads or the
+    process's own."""
+    return 1 if cfg.deterministic else cfg.threads or torch.get_num_threads()
+
+
 def run_name(arm: str, seed: int) -> str:
     """The default run folder name, as `colorbench train` and `compare` use it."""
     return f"{arm}-s{seed}"
@@ -185,8 +191,8 @@ def train(cfg: TrainConfig, out: str | os.PathLike, resume: bool = False, overwr
             os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
             torch.set_num_threads(1)
             torch.use_deterministic_algorithms(True)
-        elif cfg.threads:
-            torch.set_num_threads(cfg.threads)
+        else:
+            torch.set_num_threads(run_threads(cfg))
         return _train(cfg, out, state, dataset, progress if world.main else False, log if world.main else _quiet, world)
     finally:  # a library call leaves the process as it found it
         torch.set_num_threads(threads)
