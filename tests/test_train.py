@@ -193,3 +193,50 @@ def test_pretrained_encoder_initialises_the_colorizer(tmp_path, sample):
 
         load_encoder(create_model("unet"), tmp_path / "p" / "pretrain.safetensors")
     assert fresh is not None
+
+
+class _Scores(torch.nn.Module):
+    """A stand-in classifier: fixed bin scores, decoded by the real annealed mean."""
+
+    def __init__(self, scores):
+        super().__init__()
+        from colorbench.objectives import AnnealedMean
+
+        self.scores, self.decode = scores, AnnealedMean(2)
+        self.decode.bins.copy_(torch.tensor([[0.0, 0.0], [0.5, 0.0]]))  # gray, and a = 64
+
+    def raw(self, L):
+        return self.scores
+
+
+def _truth_and_scores(margin):
+    """8 images of 4x4: half colour (a = 64), half gray; scores favour the right bin by `margin` (< 0: wrong)."""
+    ab = torch.zeros(8, 2, 4, 4)
+    ab[:4, 0] = 0.5
+    right = torch.stack([ab[:, 0] == 0, ab[:, 0] > 0], 1).float()  # (8, 2 bins, 4, 4)
+    return torch.full((8, 1, 4, 4), 0.5), ab, margin * (2 * right - 1)
+
+
+def test_annealed_mean_temperature_choice_on_held_out_data():
+    from colorbench.train import choose_temperature
+
+    # right and sure: the coldest T is near the truth (error < 1 ab unit), the most vivid, and chosen
+    L, ab, scores = _truth_and_scores(2.0)
+    d = choose_temperature(_Scores(scores), L, ab)
+    assert d["gray_ab_mse"] == pytest.approx(1024.0)  # hand count: half the pixels 64 off in a, b exact: 64^2 / 4
+    coldest = d["grid"][0]
+    assert d["chosen"] == coldest["temperature"] == 0.2 and coldest["ab_mse"] < 1
+    assert coldest["colorfulness"] == pytest.approx(d["truth_colorfulness"], rel=0.01)
+
+    # confidently wrong: no T beats gray, so the least harmful (hottest, lowest ab MSE) is chosen
+    L, ab, scores = _truth_and_scores(-5.0)
+    d = choose_temperature(_Scores(scores), L, ab)
+    assert all(r["ab_mse"] > d["gray_ab_mse"] for r in d["grid"])
+    assert d["chosen"] == 2.0 == min(d["grid"], key=lambda r: r["ab_mse"])["temperature"]
+
+    # wrong by a little: the swapped colours are as vivid as the truth at every T, but only the hottest T
+    # beat gray (hand count: T > 1.14), so a vivid cold T is never chosen
+    L, ab, scores = _truth_and_scores(-0.5)
+    d = choose_temperature(_Scores(scores), L, ab)
+    beats = [r["temperature"] for r in d["grid"] if r["ab_mse"] < d["gray_ab_mse"]]
+    assert beats == [1.2, 1.5, 2.0] and d["chosen"] == 2.0

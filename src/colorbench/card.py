@@ -74,7 +74,8 @@ def _section(name: str, path: Path, info: dict) -> list[str]:
     if info.get("decoding"):
         d = info["decoding"]
         lines.append(f"- Decoding: annealed-mean temperature T = {d['chosen']}, chosen on the validation split (the "
-                     f"lowest ab MSE among the T reaching {d['colour_target']:.0%} of the truth's colourfulness).")
+                     f"lowest ab MSE among the T reaching {d['colour_target']:.0%} of the truth's colourfulness"
+                     + (" with an ab MSE below gray's" if "gray_ab_mse" in d else "") + ").")
     if card.get("held_out"):
         lines.append(f"- Held out: {card['held_out']}")
     lines += [f"- Recipe: `{card['recipe']}` reproduces these weights, the figures below and this card "

@@ -382,16 +382,18 @@ def _line(h: dict) -> str:
 
 
 def choose_temperature(model: torch.nn.Module, L: torch.Tensor, ab: torch.Tensor, colour_target: float = 0.7,
-                       temperatures=(0.2, 0.25, 0.3, 0.38, 0.45, 0.55, 0.7, 0.85, 1.0, 1.2, 1.5),
+                       temperatures=(0.2, 0.25, 0.3, 0.38, 0.45, 0.55, 0.7, 0.85, 1.0, 1.2, 1.5, 2.0),
                        batch_size: int = 500) -> dict:
-    """Pick the annealed-mean T on held-out data (the validation split, never the test set): the
-    lowest ab MSE among the T whose colourfulness reaches `colour_target` of the truth's, or the
-    most colourful T if none does. Sets it on `model.decode` and returns every T's figures."""
+    """Pick the annealed-mean T on held-out data (the validation split, never the test set). Only the T
+    whose ab MSE beats the gray baseline's (ab = 0) count, as colour that costs more error than no colour
+    at all is no gain. Among them: the lowest ab MSE of those reaching `colour_target` of the truth's
+    colourfulness, else the most colourful one. If no T beats gray: the lowest ab MSE. Sets it on
+    `model.decode` and returns every T's figures."""
     dec = model.decode
     was = float(dec.temperature)
     sq = torch.zeros(len(temperatures), dtype=torch.float64)
     colour = torch.zeros(len(temperatures), dtype=torch.float64)
-    truth = 0.0
+    truth = gray = 0.0
 
     def rgb_of(L_, ab_):
         return (lab_to_rgb(torch.cat([L_ * L_SCALE, ab_ * AB_SCALE], 1)) * 255).round()
@@ -401,19 +403,27 @@ def choose_temperature(model: torch.nn.Module, L: torch.Tensor, ab: torch.Tensor
             Lb, abb = L[i : i + batch_size].float(), ab[i : i + batch_size].float()
             raw = model.raw(Lb).float()
             truth += colorfulness(rgb_of(Lb, abb)).sum().item()
+            gray += abb.double().pow(2).sum().item()
             for j, T in enumerate(temperatures):
                 dec.temperature.fill_(T)
                 pred = dec(raw)
                 sq[j] += (pred - abb).double().pow(2).sum().item()
                 colour[j] += colorfulness(rgb_of(Lb, pred)).sum().item()
-    n = len(L)
-    truth /= n
-    rows = [{"temperature": T, "ab_mse": sq[j].item() / (n * ab[0].numel()) * AB_SCALE**2,
-             "colorfulness": colour[j].item() / n} for j, T in enumerate(temperatures)]
-    ok = [r for r in rows if r["colorfulness"] >= colour_target * truth]
-    best = min(ok, key=lambda r: r["ab_mse"]) if ok else max(rows, key=lambda r: r["colorfulness"])
+    n, per_image = len(L), ab[0].numel() / AB_SCALE**2
+    truth, gray = truth / n, gray / (n * per_image)
+    rows = [{"temperature": T, "ab_mse": sq[j].item() / (n * per_image), "colorfulness": colour[j].item() / n}
+            for j, T in enumerate(temperatures)]
+    useful = [r for r in rows if r["ab_mse"] < gray]
+    vivid = [r for r in useful if r["colorfulness"] >= colour_target * truth]
+    if vivid:
+        best = min(vivid, key=lambda r: r["ab_mse"])
+    elif useful:
+        best = max(useful, key=lambda r: r["colorfulness"])
+    else:
+        best = min(rows, key=lambda r: r["ab_mse"] if math.isfinite(r["ab_mse"]) else math.inf)
     dec.temperature.fill_(best["temperature"] if math.isfinite(best["ab_mse"]) else was)
-    return {"chosen": best["temperature"], "colour_target": colour_target, "truth_colorfulness": truth, "grid": rows}
+    return {"chosen": best["temperature"], "colour_target": colour_target, "truth_colorfulness": truth,
+            "gray_ab_mse": gray, "grid": rows}
 
 
 def pretrain_only(cfg: TrainConfig, out: Path, overwrite: bool = False, progress: bool = True, log=print) -> Path:
