@@ -174,3 +174,18 @@ def test_results_json_is_strict(micro_compare):
     out, _ = micro_compare
     text = (out / "results.json").read_text()
     json.loads(text, parse_constant=lambda c: pytest.fail(f"non-strict JSON constant {c}"))
+
+
+def test_directions_verdicts_follow_the_holm_adjusted_p_and_come_first(micro_compare, tmp_path):
+    def edit(r):
+        for p in r["against_first"]:  # unet - cnn: more colour (adjusted p 0.01), a CI-excluding-0 ab MSE gap that
+            if p["a"] == "unet":      # does not survive Holm (0.2), nothing else
+                sig = p["metric"] == "colorfulness"
+                p.update(mean_diff=1.5 if sig else 2.0, ci_low=0.5, ci_high=2.5, p_holm=0.01 if sig else 0.2,
+                         significant=sig)
+    md, _ = _variant(micro_compare, tmp_path, edit)
+    section = md[md.index("## The study's future directions"):md.index("## Are the differences real?")]
+    row = next(line for line in section.splitlines() if line.startswith("| unet |"))
+    assert row.rstrip(" |").endswith("helps colourfulness") and "hurts" not in row
+    assert "+2.0 (0.5 to 2.5), p 0.2" in row  # the ab MSE gap is shown, but no verdict rests on it
+    assert "unet: helps colourfulness." in section

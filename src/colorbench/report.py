@@ -476,10 +476,10 @@ def build_report(folder: Path) -> tuple[str, list]:
                                "one training run. Run 3 or more seeds (--seeds 3) before drawing conclusions about "
                                "architectures."))
     blocks += [("h2", "Results")] + _headline(r) + [_results_table(r)]
+    blocks += _directions_section(r)  # an ablation's answer comes before the all-pairs tables behind it
     blocks += [("h2", "Are the differences real?"), _paired_table(r, "paired")]
     if r.get("against_baselines"):
         blocks += ["Each arm against each baseline, the same way:", _paired_table(r, "against_baselines")]
-    blocks += _directions_section(r)
     blocks += _study_section(r)
     blocks += [("h2", "Cost"), _cost_table(r),
                Figure("cost_quality.png", figures.plot_cost_quality(r),
