@@ -164,6 +164,10 @@ def test_cli_colorize_one_line_per_skip_and_a_summary(weights, tmp_path):
     assert "done 1, skipped 1" in r.stdout
     r = subprocess.run(cmd[:-1] + ["--weights", str(tmp_path / "nope.safetensors")], capture_output=True, text=True)
     assert r.returncode == 1 and "no such weights file" in r.stderr and "Traceback" not in r.stderr
+    # an empty argument (an unset shell variable) is refused, not read as "." (which would colorize the cwd)
+    r = subprocess.run(cmd[:4] + ["", "-o", str(tmp_path / "empty")] + cmd[7:], capture_output=True, text=True,
+                       cwd=src)
+    assert r.returncode == 1 and "input path is empty" in r.stderr and not (tmp_path / "empty").exists()
 
 
 @pytest.mark.parametrize("overwrite", [False, True])

@@ -168,6 +168,9 @@ def cmd_colorize(args) -> int:
     from .colorize import colorize_files, summary_line
     from .data import IMAGE_SUFFIXES
 
+    if any(not str(x).strip() for x in args.inputs):  # Path("") is ".": an empty argument would colorize the cwd
+        print("colorbench: error: an input path is empty; name image files or folders", file=sys.stderr)
+        return 1
     out = Path(args.output)
     outcomes = colorize_files(args.inputs, out, weights=args.weights, size=args.size, overwrite=args.overwrite,
                               allow_inside=args.inside_input, device=args.device, precision=args.precision,
