@@ -208,13 +208,9 @@ def run_one(cfg: TrainConfig, folder: Path, ds: Dataset, test: Split, resume: bo
     metrics = train(cfg, folder, resume=resume, dataset=ds, progress=progress, log=log)
     device = resolve_device(cfg.device)
     model, _ = load_model(folder, device)
-    threads = torch.get_num_threads()
-    try:  # evaluated on the run's thread count too, so --jobs N gives --jobs 1's figures at the same --threads
-        torch.set_num_threads(run_threads(cfg))
+    with run_threads(cfg):  # evaluated on the run's thread count too: --jobs N gives --jobs 1's figures
         r = evaluate(model_predictor(model, device, metrics["precision"]), test.images, test.labels, ds.classes,
                      device=device)
-    finally:
-        torch.set_num_threads(threads)
     _save_eval(folder, r, {"train": metrics})
     return _load_eval(folder)
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -43,10 +44,16 @@ class TrainingError(Exception):
     """A run that cannot start or go on, explained in one line."""
 
 
-def run_threads(cfg: TrainConfig) -> int:
-    """The thread count a run trains and is evaluated on: one when deterministic, else --threads or the
-    process's own."""
-    return 1 if cfg.deterministic else cfg.threads or torch.get_num_threads()
+@contextmanager
+def run_threads(cfg: TrainConfig):
+    """Within: the thread count a run trains and is evaluated on (one when deterministic, else --threads or
+    the process's own). After: the process's count again, as a library call leaves it as it found it."""
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1 if cfg.deterministic else cfg.threads or threads)
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def run_name(arm: str, seed: int) -> str:
@@ -183,20 +190,16 @@ def train(cfg: TrainConfig, out: str | os.PathLike, resume: bool = False, overwr
     state = _resume_state(out, cfg) if continuing else None
     if state is not None and state["epoch"] >= cfg.epochs and (out / "metrics.json").exists():
         return read_json(out / "metrics.json", "run metrics")  # already finished
-    threads, strict = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
-    try:
-        if cfg.deterministic:
-            # one thread: no reduction can be split differently between runs; deterministic kernels
-            # (and cuBLAS's workspace rule) for the GPU
-            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-            torch.set_num_threads(1)
-            torch.use_deterministic_algorithms(True)
-        else:
-            torch.set_num_threads(run_threads(cfg))
-        return _train(cfg, out, state, dataset, progress if world.main else False, log if world.main else _quiet, world)
-    finally:  # a library call leaves the process as it found it
-        torch.set_num_threads(threads)
-        torch.use_deterministic_algorithms(strict)
+    strict = torch.are_deterministic_algorithms_enabled()
+    with run_threads(cfg):  # deterministic: one thread, so no reduction is split differently between runs
+        try:
+            if cfg.deterministic:  # deterministic kernels (and cuBLAS's workspace rule) for the GPU
+                os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+                torch.use_deterministic_algorithms(True)
+            return _train(cfg, out, state, dataset, progress if world.main else False, log if world.main else _quiet,
+                          world)
+        finally:  # a library call leaves the process as it found it
+            torch.use_deterministic_algorithms(strict)
 
 
 def _quiet(*_) -> None:
@@ -391,9 +394,9 @@ def choose_temperature(model: torch.nn.Module, L: torch.Tensor, ab: torch.Tensor
     `model.decode` and returns every T's figures."""
     dec = model.decode
     was = float(dec.temperature)
-    sq = torch.zeros(len(temperatures), dtype=torch.float64)
-    colour = torch.zeros(len(temperatures), dtype=torch.float64)
-    truth = gray = 0.0
+    # sums stay on the data's device: no host sync per batch and temperature
+    sq, colour = (torch.zeros(len(temperatures), dtype=torch.float64, device=L.device) for _ in range(2))
+    truth, gray = (torch.zeros((), dtype=torch.float64, device=L.device) for _ in range(2))
 
     def rgb_of(L_, ab_):
         return (lab_to_rgb(torch.cat([L_ * L_SCALE, ab_ * AB_SCALE], 1)) * 255).round()
@@ -402,17 +405,17 @@ def choose_temperature(model: torch.nn.Module, L: torch.Tensor, ab: torch.Tensor
         for i in range(0, len(L), batch_size):
             Lb, abb = L[i : i + batch_size].float(), ab[i : i + batch_size].float()
             raw = model.raw(Lb).float()
-            truth += colorfulness(rgb_of(Lb, abb)).sum().item()
-            gray += abb.double().pow(2).sum().item()
+            truth += colorfulness(rgb_of(Lb, abb)).double().sum()
+            gray += abb.double().pow(2).sum()
             for j, T in enumerate(temperatures):
                 dec.temperature.fill_(T)
                 pred = dec(raw)
-                sq[j] += (pred - abb).double().pow(2).sum().item()
-                colour[j] += colorfulness(rgb_of(Lb, pred)).sum().item()
+                sq[j] += (pred - abb).double().pow(2).sum()
+                colour[j] += colorfulness(rgb_of(Lb, pred)).double().sum()
     n, per_image = len(L), ab[0].numel() / AB_SCALE**2
-    truth, gray = truth / n, gray / (n * per_image)
-    rows = [{"temperature": T, "ab_mse": sq[j].item() / (n * per_image), "colorfulness": colour[j].item() / n}
-            for j, T in enumerate(temperatures)]
+    truth, gray = truth.item() / n, gray.item() / (n * per_image)
+    rows = [{"temperature": T, "ab_mse": e / (n * per_image), "colorfulness": c / n}
+            for T, e, c in zip(temperatures, sq.tolist(), colour.tolist())]
     useful = [r for r in rows if r["ab_mse"] < gray]
     vivid = [r for r in useful if r["colorfulness"] >= colour_target * truth]
     if vivid:
