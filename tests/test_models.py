@@ -109,3 +109,23 @@ def test_weights_round_trip(tmp_path, name, loss):
     (tmp_path / "bad.safetensors").write_bytes(b"garbage")
     with pytest.raises(ValueError, match="not a colorbench weights file"):
         load_model(tmp_path / "bad.safetensors")
+
+
+def test_classification_with_an_mse_term_adds_it_to_the_cross_entropy():
+    """mse_weight: the loss is the cross-entropy plus w x the MSE of the annealed mean, computed here
+    by hand from the bins (softmax at T, weighted bin centres, upsampled like the decoder)."""
+    import torch.nn.functional as F
+
+    from helpers import fitted
+
+    plain, blend = fitted("classification", head_stride=2), fitted("classification", head_stride=2, mse_weight=0.5)
+    g = torch.Generator().manual_seed(1)
+    raw = torch.randn(2, plain.n_bins, 4, 4, generator=g)
+    ab, L = torch.rand(2, 2, 8, 8, generator=g) - 0.5, torch.rand(2, 1, 8, 8, generator=g)
+    p = torch.softmax(raw / 0.38, 1)
+    pred = F.interpolate(torch.einsum("bqhw,qc->bchw", p, plain.bins), scale_factor=2, mode="bilinear")
+    by_hand = plain.loss(raw, ab, L) + 0.5 * ((pred - ab) ** 2).mean()
+    assert blend.loss(raw, ab, L).item() == pytest.approx(by_hand.item(), rel=1e-5)
+    assert blend.spec()["kwargs"]["mse_weight"] == 0.5 and "mse_weight" not in plain.spec()["kwargs"]
+    with pytest.raises(ValueError, match="mse_weight"):
+        fitted("classification", mse_weight=-1)

@@ -98,3 +98,30 @@ def test_evaluate_photos_scores_against_the_truth_and_writes_a_gallery(tmp_path)
     assert not re.search(r"https?://|<script|<link", page)
     assert page.count("<img") == 3 * 3 and "data:image/jpeg;base64," in page  # gray | mine | truth, embedded
     assert read_json(tmp_path / "out" / "results.json")["photos"] == 3
+
+
+def test_extra_training_photos_never_repeat_a_held_out_one(tmp_path):
+    """--extra-scenes/--extra-objects: training only, and a photo with the same bytes as any of the
+    two sources' photos (held out or not) is dropped and counted; repeated names in subfolders kept apart."""
+    names = [f"n{i:08d}_thing.JPEG" for i in range(20)]
+    files = {n: jpeg(photo(50, 70, i)) for i, n in enumerate(names)}
+    make_tar(tmp_path / "imagenet.tar", {f"imagenet-sample/{n}": d for n, d in files.items()})
+    places = tmp_path / "places"
+    places.mkdir()
+    for i in range(10):
+        (places / f"val-{i:08d}.jpg").write_bytes(jpeg(photo(40, 40, 100 + i)))
+    held = next(n for n in names if held_out(n, 10))
+    extra = tmp_path / "more"
+    for cat in ("a", "b"):
+        (extra / cat).mkdir(parents=True)
+        (extra / cat / "001.jpg").write_bytes(jpeg(photo(84, 84, 200 + ord(cat))))  # same name, other photo
+    (extra / "a" / "copy.jpg").write_bytes(files[held])  # a held-out photo's bytes under another name
+    (extra / "b" / "gray.jpg").write_bytes(jpeg(photo(84, 84, 7, gray=True)))
+    info = build_photo_set(tmp_path / "imagenet.tar", places, tmp_path / "set", size=32, progress=False,
+                           log=lambda *_: None, extra_objects=[extra])
+    c = info["counts"]["extra:more"]
+    assert c == {"photos": 4, "held_out": 0, "colourless": 1, "unreadable": 0, "train_images": 2, "duplicates": 1}
+    objects = sorted(p.name for p in (tmp_path / "set" / "train" / "objects").iterdir())
+    assert "more-a-001-0.png" in objects and "more-b-001-0.png" in objects
+    assert not any("copy" in n for n in objects)
+    assert "dropped 1 with the same bytes" in (tmp_path / "set" / "PHOTOS.md").read_text()

@@ -240,3 +240,25 @@ def test_annealed_mean_temperature_choice_on_held_out_data():
     d = choose_temperature(_Scores(scores), L, ab)
     beats = [r["temperature"] for r in d["grid"] if r["ab_mse"] < d["gray_ab_mse"]]
     assert beats == [1.2, 1.5, 2.0] and d["chosen"] == 2.0
+
+
+def test_going_on_from_weights_starts_where_they_stopped(tmp_path, sample):
+    """init=<weights>: a stage of a longer training starts from another run's whole model (bins
+    included), so its first validation loss before any step equals the weights' own."""
+    from colorbench.train import evaluate_loss, prepare
+
+    kw = dict(dataset=sample, progress=False, log=lambda *_: None)
+    cfg = TrainConfig(**{**TINY, "epochs": 1, "loss": "classification", "temperature": 0.38, "head_stride": 2})
+    train(cfg, tmp_path / "a", **kw)
+    first, _ = load_model(tmp_path / "a")
+    data = prepare(cfg, torch.device("cpu"), sample, progress=False)
+    before = evaluate_loss(first, data.val, 200)
+    m = train(TrainConfig(**{**cfg.__dict__, "init": str(tmp_path / "a" / "model.safetensors"), "lr": 1e-12}),
+              tmp_path / "b", **kw)
+    assert m["pretext"]["sha256"] == __import__("hashlib").sha256((tmp_path / "a" / "model.safetensors")
+                                                                  .read_bytes()).hexdigest()
+    assert m["final_val_loss"] == pytest.approx(before, rel=1e-4)  # lr ~0: the same model, bins and all
+    second, _ = load_model(tmp_path / "b")
+    assert torch.equal(second.decode.bins, first.decode.bins)
+    with pytest.raises(ValueError, match="not of this --model unet"):
+        train(TrainConfig(**{**cfg.__dict__, "model": "unet", "init": str(tmp_path / "a")}), tmp_path / "c", **kw)

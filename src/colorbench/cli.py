@@ -188,7 +188,8 @@ def cmd_colorize(args) -> int:
 def cmd_photo_set(args) -> None:
     from .photos import build_photo_set
 
-    build_photo_set(args.imagenet, args.places, args.out, size=args.size, progress=not args.quiet)
+    build_photo_set(args.imagenet, args.places, args.out, size=args.size, progress=not args.quiet,
+                    extra_objects=args.extra_objects, extra_scenes=args.extra_scenes)
 
 
 def cmd_evaluate_photos(args) -> None:
@@ -327,6 +328,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--imagenet", required=True, help="imagenet-sample-1000.tar (or a folder of its photos)")
     p.add_argument("--places", required=True, help="miniplaces-20k.tar.gz (or a folder of its photos)")
     p.add_argument("--out", required=True, help="a new folder for the set")
+    p.add_argument("--extra-objects", action="append", default=[], metavar="DIR",
+                   help="more photos of objects for training only (e.g. mini-ImageNet), repeatable; photos with the "
+                        "same bytes as a held-out one are dropped")
+    p.add_argument("--extra-scenes", action="append", default=[], metavar="DIR",
+                   help="more scene photos for training only (e.g. MiniPlaces' training scenes), repeatable")
     p.add_argument("--size", type=int, default=128, help="side of the training crops (default: 128)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(fn=cmd_photo_set)

@@ -23,8 +23,9 @@ class TrainConfig:
     rebalance: float = 0.5  # classification: lambda of the class rebalancing (Zhang et al. 2016)
     temperature: float = 0.0  # classification: annealed-mean T; 0 = chosen on the validation split
     head_stride: int = 1  # classification: score every n-th pixel (Zhang et al.: 4), chroma upsampled
+    mse_weight: float = 0.0  # classification: + this x MSE of the decoded ab (0: cross-entropy alone)
     ssim_weight: float = 1.0  # ssim: weight of (1 - SSIM) beside the MSE
-    init: str = ""  # start from a pretrained encoder: a file from `colorbench pretrain`, or "pretrain"
+    init: str = ""  # a pretrained encoder (`colorbench pretrain`'s file, or "pretrain"), or weights of this model to go on from
     pretrain_epochs: int = 3  # init "pretrain": epochs of the pretext task (classifying the training split)
     data: str = "cifar10"  # "cifar10", "sample", or a path (see data.load_dataset)
     size: int = 0  # 0: the source's own size; else crop/resize to size x size
@@ -130,6 +131,8 @@ def validate(cfg: TrainConfig) -> TrainConfig:
         raise UsageError(f"--lr must be positive, got {cfg.lr}")
     if not 0 <= cfg.rebalance <= 1:
         raise UsageError(f"--rebalance must be in [0, 1], got {cfg.rebalance}")
+    if cfg.mse_weight < 0:
+        raise UsageError(f"--mse-weight must be 0 or more, got {cfg.mse_weight}")
     if cfg.temperature < 0:
         raise UsageError(f"--temperature must be positive (or 0: choose on validation), got {cfg.temperature}")
     return cfg

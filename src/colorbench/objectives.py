@@ -171,6 +171,8 @@ class Classification(Objective):
     cross-entropy, each pixel weighted by the rebalancing factor of its nearest bin, so rare
     saturated colours count as much as common dull ones: w ~ ((1 - lambda) p + lambda / Q)^-1 with p
     the training prior smoothed by a Gaussian (sigma 5), scaled so E_p[w] = 1. Decode: annealed mean.
+    `mse_weight` > 0 adds that times the MSE of the decoded ab/128 (annealed mean at the objective's T):
+    cross-entropy keeps colours vivid, the MSE term keeps them where the error stays low.
     Targets come from a lookup table over integer (a, b), built once: a step does one gather per
     pixel, never a distance to every bin.
     """
@@ -178,7 +180,7 @@ class Classification(Objective):
     name = "classification"
 
     def __init__(self, n_bins: int = 0, rebalance: float = 0.5, sigma: float = 5.0, neighbours: int = 5,
-                 temperature: float = 0.38, head_stride: int = 1):
+                 temperature: float = 0.38, head_stride: int = 1, mse_weight: float = 0.0):
         if not 0 <= rebalance <= 1:
             raise ValueError(f"rebalance (lambda) must be in [0, 1], got {rebalance}")
         if temperature <= 0:
@@ -188,6 +190,9 @@ class Classification(Objective):
         if head_stride not in (1, 2, 4, 8):
             raise ValueError(f"head_stride must be 1, 2, 4 or 8, got {head_stride}")
         self.head_stride = int(head_stride)
+        if not mse_weight >= 0:
+            raise ValueError(f"mse_weight must be 0 or more, got {mse_weight}")
+        self.mse_weight = float(mse_weight)
         self.bins: torch.Tensor | None = None
         self.prior: torch.Tensor | None = None
 
@@ -202,6 +207,8 @@ class Classification(Objective):
               "temperature": self.temperature}
         if self.head_stride != 1:  # weights written before head strides stay readable, and unchanged
             kw["head_stride"] = self.head_stride
+        if self.mse_weight:  # likewise: a training choice only, the decoder is the same
+            kw["mse_weight"] = self.mse_weight
         return {"name": self.name, "kwargs": kw}
 
     def fit(self, train_ab: torch.Tensor) -> None:
@@ -251,8 +258,9 @@ class Classification(Objective):
     def loss(self, raw, ab, L):
         dev = raw.device
         if self.lut_idx.device != dev:
-            self.lut_idx, self.lut_w, self.class_weight = (t.to(dev) for t in (self.lut_idx, self.lut_w,
-                                                                               self.class_weight))
+            self.lut_idx, self.lut_w, self.class_weight, self.bins = (
+                t.to(dev) for t in (self.lut_idx, self.lut_w, self.class_weight, self.bins))
+        full_ab = ab
         if raw.shape[-2:] != ab.shape[-2:]:  # scored at 1/head_stride: targets are the mean ab of each cell
             ab = F.avg_pool2d(ab, self.head_stride, ceil_mode=True)
         half = LUT_RES // 2
@@ -262,4 +270,12 @@ class Classification(Objective):
         logp = torch.log_softmax(raw.float(), dim=1)
         picked = logp.gather(1, idx.permute(0, 3, 1, 2))  # (B, k, H, W)
         ce = -(picked * w.permute(0, 3, 1, 2)).sum(1)  # (B, H, W)
-        return (ce * self.class_weight[idx[..., 0]]).mean()
+        loss = (ce * self.class_weight[idx[..., 0]]).mean()
+        if self.mse_weight:
+            p = torch.softmax(raw.float() / self.temperature, dim=1)
+            pred = torch.einsum("bqhw,qc->bchw", p, self.bins)
+            if pred.shape[-2:] != full_ab.shape[-2:]:  # as the decoder does: chroma upsampled to full size
+                pred = F.interpolate(pred, scale_factor=self.head_stride, mode="bilinear", align_corners=False)
+            H, W = full_ab.shape[-2:]
+            loss = loss + self.mse_weight * F.mse_loss(pred[..., :H, :W], full_ab)
+        return loss

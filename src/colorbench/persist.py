@@ -243,6 +243,17 @@ def read_header(path: str | os.PathLike, what: str = "file") -> tuple[dict[str, 
     return tensors, loads(meta_raw, f"{path} (metadata)")
 
 
+def sha256_file(path: str | os.PathLike) -> str:
+    """Hex sha256 of a file's bytes (what a recipe records of the weights a stage starts from)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def load_tensors(path: str | os.PathLike, what: str = "file") -> tuple[dict[str, torch.Tensor], dict]:
     """(tensors, metadata) of a safetensors file colorbench wrote; damage is a one-line ReadError."""
     from safetensors import SafetensorError

@@ -47,12 +47,13 @@ def colourless(rgb: np.ndarray) -> bool:
     return float(np.abs(a[..., 0] - a[..., 1]).mean() + np.abs(a[..., 1] - a[..., 2]).mean()) < 2
 
 
-def _members(source: Path) -> Iterator[tuple[str, bytes]]:
-    """(name, bytes) of every image file in a folder or a tar archive, in a fixed order."""
+def _members(source: Path, relative: bool = False) -> Iterator[tuple[str, bytes]]:
+    """(name, bytes) of every image file in a folder or a tar archive, in a fixed order; with
+    `relative`, a folder's files are named by their path inside it (names repeat across folders)."""
     if source.is_dir():
         for p in sorted(source.rglob("*")):
             if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."):
-                yield p.name, p.read_bytes()
+                yield (p.relative_to(source).as_posix() if relative else p.name), p.read_bytes()
         return
     if not source.is_file() or not tarfile.is_tarfile(source):
         raise DataError(f"{source}: not a folder or .tar of photos")
@@ -81,29 +82,50 @@ def _crops(rgb: np.ndarray, size: int, extra: bool) -> list[np.ndarray]:
 
 
 def build_photo_set(imagenet: str | os.PathLike, places: str | os.PathLike, out: str | os.PathLike, size: int = 128,
-                    progress: bool = True, log=print) -> dict:
+                    progress: bool = True, log=print, extra_objects: list | tuple = (),
+                    extra_scenes: list | tuple = ()) -> dict:
     """Write the photo training set (train/objects, train/scenes at size x size), the held-out photos
     at full size (heldout/imagenet, heldout/places) and their 128-pixel copies (test/...), and
-    PHOTOS.md saying what is where and why. Never writes into an existing set."""
+    PHOTOS.md saying what is where and why. Never writes into an existing set.
+
+    `extra_objects` / `extra_scenes`: more folders or archives of photos (mini-ImageNet, MiniPlaces'
+    training scenes), for training only: the held-out lists stay those of the two sources above, and
+    an extra photo whose bytes equal any of theirs is dropped (counted), so none is ever trained on."""
     from tqdm import tqdm
 
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         raise FileExistsError(f"{out} is not empty; choose another --out (a photo set is written once)")
-    counts: dict[str, dict[str, int]] = {}
-    for kind, source, cls in (("imagenet", Path(imagenet), "objects"), ("places", Path(places), "scenes")):
+    sources = [("imagenet", Path(imagenet), "objects"), ("places", Path(places), "scenes")]
+    sources += [(f"extra:{Path(e).name}", Path(e), "objects") for e in extra_objects]
+    sources += [(f"extra:{Path(e).name}", Path(e), "scenes") for e in extra_scenes]
+    for _, source, _ in sources:  # all checked before anything is written
         if not source.exists():
             raise DataError(f"{source}: no such file or folder")
+    counts: dict[str, dict[str, int]] = {}
+    seen: set[bytes] = set()  # content hashes of every photo read so far
+    for kind, source, cls in sources:
+        extra = kind.startswith("extra:")
         c = counts[kind] = {"photos": 0, "held_out": 0, "colourless": 0, "unreadable": 0, "train_images": 0}
-        for name, data in tqdm(_members(source), desc=f"reading {source.name}", unit="photo", disable=not progress):
+        if extra:
+            c["duplicates"] = 0
+        for name, data in tqdm(_members(source, relative=extra), desc=f"reading {source.name}", unit="photo",
+                               disable=not progress):
             c["photos"] += 1
+            digest = hashlib.sha256(data).digest()
+            if extra and digest in seen:
+                c["duplicates"] += 1  # the same bytes as a photo already in the set (held out, maybe)
+                continue
+            seen.add(digest)
             try:
                 rgb, _ = read_image(data, name)
             except DataError:
                 c["unreadable"] += 1
                 continue
             stem = Path(name).stem
-            if held_out(name, HELD_OUT_EVERY[kind]):
+            if extra:  # folders repeat file names: the path inside the source names it
+                stem = f"{source.name}-" + Path(name).with_suffix("").as_posix().replace("/", "-")
+            if not extra and held_out(name, HELD_OUT_EVERY[kind]):
                 c["held_out"] += 1
                 write_bytes(out / "heldout" / kind / name, data)  # original bytes, full size
                 write_bytes(out / "test" / cls / f"{stem}.png", _png(_crops(rgb, size, False)[0]))
@@ -113,7 +135,7 @@ def build_photo_set(imagenet: str | os.PathLike, places: str | os.PathLike, out:
                 for i, crop in enumerate(_crops(rgb, size, extra=kind == "imagenet")):
                     write_bytes(out / "train" / cls / f"{stem}-{i}.png", _png(crop))
                     c["train_images"] += 1
-    info = {"size": size, "sources": {"imagenet": str(imagenet), "places": str(places)}, "counts": counts,
+    info = {"size": size, "sources": {k: str(src) for k, src, _ in sources}, "counts": counts,
             "rule": {k: RULE.format(k=v) for k, v in HELD_OUT_EVERY.items()}}
     write_json(out / "manifest.json", info)
     write_text(out / "PHOTOS.md", _photo_set_readme(info))
@@ -145,7 +167,11 @@ def _photo_set_readme(info: dict) -> str:
         "; ".join(f"{k}: {r}" for k, r in info["rule"].items()) + ". No training ever sees them.",
         f"- Left out of training for having no colour (mean |R-G| + |G-B| under 2 levels): "
         f"{c['imagenet']['colourless']} ImageNet, {c['places']['colourless']} MiniPlaces; unreadable: "
-        f"{c['imagenet']['unreadable'] + c['places']['unreadable']}.", ""])
+        f"{c['imagenet']['unreadable'] + c['places']['unreadable']}.",
+        *[f"- More training photos from `{info['sources'][k]}` ({k[6:]}): {v['train_images']:,} centre crops at {s}x{s}; "
+          f"dropped {v['duplicates']} with the same bytes as a photo above (held-out ones included), "
+          f"{v['colourless']} without colour, {v['unreadable']} unreadable." for k, v in c.items() if k.startswith("extra:")],
+        ""])
 
 
 # ---------------------------------------------------------------------------------------------

@@ -27,14 +27,15 @@ import torch.nn.functional as F
 from . import __version__
 from .augment import get_augment
 from .color import AB_SCALE, L_SCALE, lab_to_rgb, uint8_to_lab
-from .config import RESUMABLE_CHANGES, TrainConfig, validate
+from .config import RESUMABLE_CHANGES, TrainConfig, UsageError, validate
 from .data import Dataset, load_dataset, stratified_split
 from .distributed import SINGLE, World, check_batch, world_from_env
 from .evaluate import colorfulness
 from .hardware import autocast, device_name, resolve_device, resolve_precision
 from .models import count_params, create_model, forward_flops, save_model
-from .objectives import Objective, create_objective
-from .persist import FolderLock, ReadError, claim_folder, load_state, read_json, save_state, write_json, write_text
+from .objectives import Objective, create_objective, objective_from_spec
+from .persist import (FolderLock, ReadError, claim_folder, load_state, load_tensors, read_json, save_state, sha256_file,
+                      write_json, write_text)
 
 RUN_FILES = ("state.pt", "model.safetensors", "log.jsonl", "metrics.json", "config.json", "pretrain.safetensors")
 CURVE_POINTS = 10  # running training-loss points logged per epoch (so even a 1-epoch run has a curve)
@@ -128,10 +129,32 @@ def evaluate_loss(model: torch.nn.Module, lab: torch.Tensor, batch_size: int, pr
 def objective_for(cfg: TrainConfig) -> Objective:
     if cfg.loss == "classification":
         return create_objective("classification", rebalance=cfg.rebalance, temperature=cfg.temperature or 0.38,
-                                head_stride=cfg.head_stride)
+                                head_stride=cfg.head_stride, mse_weight=cfg.mse_weight)
     if cfg.loss == "ssim":
         return create_objective("ssim", weight=cfg.ssim_weight)
     return create_objective(cfg.loss)
+
+
+def _warm_start(cfg: TrainConfig, state: dict | None) -> tuple[dict[str, torch.Tensor] | None, Path | None]:
+    """The tensors of `cfg.init` when it names whole weights (not a pretrained encoder): a new run that
+    starts where they stopped. They must be this model, width and objective; else one line."""
+    if state is not None or not cfg.init or cfg.init == "pretrain":
+        return None, None
+    path = Path(cfg.init)
+    if path.is_dir():
+        path = path / "model.safetensors"
+    tensors, info = load_tensors(path, "weights file")
+    if "pretext" in info:  # an encoder from `colorbench pretrain`: load_encoder's job
+        return None, None
+    spec = info.get("model") or {}
+    probe = create_model(cfg.model, objective_from_spec(spec.get("objective")), width=cfg.width or None)
+    want = {k: v.shape for k, v in probe.state_dict().items()}
+    if (spec.get("name") != cfg.model or (spec.get("objective") or {"name": "mse"})["name"] != cfg.loss
+            or {k: v.shape for k, v in tensors.items()} != want):
+        raise UsageError(f"{cfg.init}: weights of {spec.get('name')!r} {spec.get('kwargs', {})}, not of this "
+                         f"--model {cfg.model} --width {cfg.width or 'default'} --loss {cfg.loss}; go on from weights "
+                         "of the same model, width and objective")
+    return {k: v.float() if v.dtype == torch.float16 else v for k, v in tensors.items()}, path
 
 
 def _rng_state(g: torch.Generator) -> dict:
@@ -171,9 +194,10 @@ def check_before_start(cfg: TrainConfig, out: Path, resume: bool, overwrite: boo
     validate(cfg)
     resolve_device(cfg.device)
     check_batch(world, cfg.batch_size)
-    if cfg.init and cfg.init != "pretrain" and not Path(cfg.init).is_file():
+    init = Path(cfg.init)
+    if cfg.init and cfg.init != "pretrain" and not (init.is_file() or (init / "model.safetensors").is_file()):
         raise TrainingError(f"--init {cfg.init}: no such file; pass weights written by `colorbench pretrain`, "
-                            "or 'pretrain' to pretrain here")
+                            "a run folder or weights of this model to go on from, or 'pretrain' to pretrain here")
     try:
         return claim_folder(out, "config.json", "run folder", resume, overwrite, RUN_FILES)
     except ReadError as e:
@@ -233,11 +257,13 @@ def _train_loop(cfg: TrainConfig, out: Path, state: dict | None, data: Prepared,
     n = len(data.train)
 
     objective = objective_for(cfg)
-    if state is None:
+    warm, warm_path = _warm_start(cfg, state)  # weights of this model to go on from (a stage of a longer training)
+    start_from = state["model"] if state is not None else warm
+    if start_from is None:
         objective.fit(data.train[:, 1:])  # classification: bins and prior from the training split only
+    elif cfg.loss == "classification":  # its bins travel with the weights it goes on from
+        objective.n_bins = start_from["decode.bins"].shape[0]
     torch.manual_seed(cfg.seed)
-    if state is not None and cfg.loss == "classification":
-        objective.n_bins = state["model"]["decode.bins"].shape[0]
     model = create_model(cfg.model, objective, width=cfg.width or None).to(device)
     params, flops = count_params(model), forward_flops(model, data.train.shape[-1])
     if cfg.channels_last:
@@ -263,6 +289,11 @@ def _train_loop(cfg: TrainConfig, out: Path, state: dict | None, data: Prepared,
         start, history, train_time = state["epoch"], state["history"], state["train_time_s"]
         pretext = state.get("pretext")
         log(f"resuming {out} after epoch {start}")
+    elif warm is not None:
+        model.load_state_dict(warm)
+        objective.bind(model.decode)
+        pretext = {"weights": str(warm_path), "sha256": sha256_file(warm_path)}
+        log(f"{cfg.model}: going on from the weights in {cfg.init}")
     elif cfg.init:
         from .pretrain import load_encoder, pretrain_encoder
 
