@@ -36,9 +36,30 @@ def load_photo_results(dirs: list[str]) -> list[dict]:
     return [json.loads((Path(d) / "results.json").read_text()) for d in dirs]
 
 
-def photo_card(photos: list[dict], photo_set: Path, recipe_time: str) -> dict:
+def stage_rows(runs: list[str]) -> list[dict]:
+    """What the card says of each stage: where it started, what it trained on, how long, on what."""
+    from colorbench.persist import sha256_file
+
+    rows = []
+    for run in runs:
+        m = json.loads((Path(run) / "metrics.json").read_text())
+        cfg = json.loads((Path(run) / "config.json").read_text())
+        start = (m.get("pretext") or {}).get("sha256")
+        rows.append({"starts_from": f"`{start[:12]}`" if start else "scratch", "data": f"{m['train_images']:,} photos",
+                     "size": cfg.get("size") or "native", "epochs": m["epochs"], "lr": cfg["lr"],
+                     "train_time_s": m["train_time_s"], "images_per_s": m["images_per_s"],
+                     "machine": f"{m['device_name']}, {m['threads']} threads, {m['precision']}",
+                     "val_loss": m["final_val_loss"], "sha256": sha256_file(Path(run) / "model.safetensors")})
+    return rows
+
+
+def photo_card(photos: list[dict], photo_set: Path, recipe_time: str, stages: list[str] = ()) -> dict:
     m = json.loads((photo_set / "manifest.json").read_text())
     c = m["counts"]
+    extras = {k[6:]: v for k, v in c.items() if k.startswith("extra:")}
+    more = "".join(f"; {v['train_images']:,} {k.replace('_', ' ')} photos ({v['duplicates']} with the bytes of a "
+                   f"photo already in the set and {v['colourless']} without colour dropped)" for k, v in extras.items())
+    total = sum(v["train_images"] for v in c.values())
     return {
         "title": "photos, in colour",
         "summary": "Made for colorizing photos (objects, animals, scenes); the default of `colorize`, `serve`, "
@@ -47,7 +68,8 @@ def photo_card(photos: list[dict], photo_set: Path, recipe_time: str) -> dict:
                  "ImageNet photos (one per class, `imagenet-sample-1000.tar`) and "
                  f"{c['places']['train_images']:,} MiniPlaces scene photos (`miniplaces-20k.tar.gz`), {m['size']}x{m['size']}; "
                  f"{c['imagenet']['colourless'] + c['places']['colourless']} photos without colour left out "
-                 f"({c['imagenet']['colourless']} ImageNet, {c['places']['colourless']} MiniPlaces). Licence terms: "
+                 f"({c['imagenet']['colourless']} ImageNet, {c['places']['colourless']} MiniPlaces){more}. "
+                 f"{total:,} training images in all. Licence terms: "
                  "ImageNet images are for non-commercial research; Places is for non-commercial research and "
                  "education (Zhou et al., \"Places: A 10 million Image Database for Scene Recognition\", TPAMI 2018). "
                  "The weights inherit those terms: non-commercial research and education."),
@@ -58,8 +80,9 @@ def photo_card(photos: list[dict], photo_set: Path, recipe_time: str) -> dict:
         "limits": [
             "Colours are guesses from lightness alone, never evidence of what a scene looked like: a red car may come "
             "out blue, a dress any colour. Skies, foliage, water and skin are what it knows best.",
-            "It learnt from 128x128 crops of about 21,000 photos: small and uncommon objects, and any colour that "
-            "depends on things it cannot see (paint, clothes, flags), are often wrong or left pale.",
+            f"It learnt from small crops ({m['size']} px, seen at the training size) of about {total // 1000:,},000 photos: "
+            "small and uncommon objects, and any colour that depends on things it cannot see (paint, clothes, flags), "
+            "are often wrong or left pale.",
             "Per-pixel scores punish a plausible wrong colour more than a dull gray: PSNR and CIEDE2000 can favour "
             "leaving a photo gray even when the colorized photo looks better. Look at the gallery.",
             "Faces and people are a small part of its data; old photos with scratches, sepia toning or strong grain "
@@ -67,6 +90,7 @@ def photo_card(photos: list[dict], photo_set: Path, recipe_time: str) -> dict:
         ],
         "recipe": "bash recipes/photo-weights.sh",
         "recipe_time": recipe_time,
+        "stages": stage_rows(list(stages)),
     }
 
 
@@ -107,9 +131,10 @@ def main() -> None:
     ap.add_argument("--test")
     ap.add_argument("--set", dest="photo_set")
     ap.add_argument("--time", default="")
+    ap.add_argument("--stages", nargs="*", default=[], help="the run folders of the stages, first to last")
     args = ap.parse_args()
     if args.which == "photo":
-        card = photo_card(load_photo_results(args.photos), Path(args.photo_set), args.time)
+        card = photo_card(load_photo_results(args.photos), Path(args.photo_set), args.time, args.stages)
         package_weights(args.run, args.dest, args.size, card)
     elif args.which == "study":
         card = study_card(json.loads(Path(args.test).read_text()), load_photo_results(args.photos))

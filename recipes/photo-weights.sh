@@ -1,27 +1,66 @@
 #!/usr/bin/env bash
-# Reproduces src/colorbench/weights/colorbench-default.safetensors (the photo weights) and MODEL_CARD.md:
-# the photo set with its fixed held-out lists (colorbench photo-set), the training run, the evaluations on
-# held-out photos beside the gray baseline and the study weights, and fp16 packaging.
-#   bash recipes/photo-weights.sh          (about 3 hours on 2 CPU cores; a GPU takes minutes)
-# Interrupted? Run it again: the set is kept and training resumes where it stopped.
+# Reproduces src/colorbench/weights/colorbench-default.safetensors (the photo weights) and MODEL_CARD.md as a
+# chain of stages, each going on from the weights the one before it ended with, each sized to finish in
+# about 100 minutes on 2 CPU cores (a GPU does the whole chain in minutes):
+#   bash recipes/photo-weights.sh                 every stage not yet done, then the figures and the card
+#   STAGES=1 bash recipes/photo-weights.sh        only up to stage 1
+# Interrupted? Run it again: the set is kept, a finished stage is not retrained, a cut one resumes.
+#
+# Data: the ImageNet sample and MiniPlaces in ../shared/data, and (MORE, optional) the 150,000 photos that
+# ../shared/data/README.md ("More photos") says how to extract from two public repositories, e.g.
+#   git -C "$SNAPSHOT" archive --format=tar --prefix=miniplaces_train/ \
+#     f35c219885f163ca00a045236dd44be489598837:data/images/train | tar -x -C ~/.cache/photos
+#   git -C "$SNAPSHOT2" archive --format=tar --prefix=mini_imagenet/ 557ebcae0db23651f9370f54a5f31b1f0fd4064d \
+#     | tar -x -C ~/.cache/photos
+# Photos with the bytes of a held-out photo are dropped from training (colorbench photo-set).
+#
+# The chain as it was run for the shipped weights (sha256 of the weights each stage started from and wrote,
+# also in MODEL_CARD.md's "Stages"); a rebuild on other hardware gives other bits and close figures:
+#   stage 1: from scratch -> see MODEL_CARD.md
 set -euo pipefail
 cd "$(dirname "$0")/.."
 IMAGENET=${IMAGENET:-../shared/data/imagenet-sample-1000.tar}
 PLACES=${PLACES:-../shared/data/miniplaces-20k.tar.gz}
+MORE=${MORE:-$HOME/.cache/photos}
 SET=${SET:-runs/photo-set}
-RUN=${RUN:-runs/photo-weights}
+RUNS=${RUNS:-runs/photo-stages}
+STAGES=${STAGES:-1}
 DEST=src/colorbench/weights/colorbench-default.safetensors
-SIZE=128   # network short side on photos: the training crops' size
-[ -e "$SET/manifest.json" ] || colorbench photo-set --imagenet "$IMAGENET" --places "$PLACES" --out "$SET"
-colorbench train --model photo_unet --width 16 --loss classification --rebalance 0.5 --head-stride 4 \
-  --data "$SET" --epochs 8 --batch-size 32 --augment strong --val-fraction 0.05 --out "$RUN" --resume
+SIZE=128   # network short side on photos, chosen on the held-out photos (see MODEL_CARD.md)
+
+if [ ! -e "$SET/manifest.json" ]; then
+  extra=()
+  if [ -d "$MORE/mini_imagenet" ] && [ -d "$MORE/miniplaces_train" ]; then
+    extra=(--extra-objects "$MORE/mini_imagenet" --extra-scenes "$MORE/miniplaces_train")
+  else
+    echo "photo-weights: $MORE/mini_imagenet and $MORE/miniplaces_train not found: training on the 21,000 photos of ../shared only (see the comment at the top for the 150,000 more)" >&2
+  fi
+  colorbench photo-set --imagenet "$IMAGENET" --places "$PLACES" "${extra[@]}" --out "$SET"
+fi
+
+# what every stage shares: the design chosen on 10-20 minute runs (MODEL_CARD.md, issue notes)
+COMMON=(--model photo_unet --width 16 --loss classification --rebalance 0.6 --head-stride 4
+        --mse-weight 5 --data "$SET" --size 64 --batch-size 32 --augment photo --val-fraction 0.02 --val-limit 2000)
+stage() {  # stage N, then its own options; stage N > 1 goes on from stage N-1's weights
+  local n=$1; shift
+  [ "$n" -le "$STAGES" ] || return 0
+  local from=()
+  [ "$n" -gt 1 ] && from=(--init "$RUNS/stage$((n - 1))/model.safetensors")
+  [ -e "$RUNS/stage$n/metrics.json" ] && return 0   # finished: never retrained
+  colorbench train "${COMMON[@]}" "${from[@]}" --out "$RUNS/stage$n" --resume "$@"
+}
+stage 1 --epochs 4 --lr 1e-3
+DONE=()
+for n in $(seq 1 "$STAGES"); do DONE+=("$RUNS/stage$n"); done
+LAST=${DONE[-1]}
+
 # package once, measure the packaged (fp16) weights, package again with their figures (same bits)
-python recipes/cards.py photo "$RUN" "$DEST" --size "$SIZE" --set "$SET"
+python recipes/cards.py photo "$LAST" "$DEST" --size "$SIZE" --set "$SET" --stages "${DONE[@]}"
 EVALS=()
 for src in "$SET/heldout/imagenet" "$SET/heldout/places" skimage; do
-  out="$RUN/photos-$(basename "$src")"
+  out="$LAST/photos-$(basename "$src")"
   colorbench evaluate-photos "$src" --weights default study --out "$out" --quiet
   EVALS+=("$out")
 done
-python recipes/cards.py photo "$RUN" "$DEST" --size "$SIZE" --set "$SET" --photos "${EVALS[@]}" \
-  --time "${RECIPE_TIME:-about 3 hours on 2 CPU cores}"
+python recipes/cards.py photo "$LAST" "$DEST" --size "$SIZE" --set "$SET" --stages "${DONE[@]}" \
+  --photos "${EVALS[@]}" --time "${RECIPE_TIME:-about 100 minutes a stage on 2 CPU cores}"

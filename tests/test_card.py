@@ -80,3 +80,23 @@ def test_cli_colorize_and_export_use_the_shipped_weights(tmp_path):
     got = ort.InferenceSession(str(tmp_path / "m.onnx")).run(None, {"L": x.numpy()})[0]
     with torch.no_grad():
         assert np.abs(got - model(x).numpy()).max() < 1e-4
+
+
+def test_a_card_lists_the_stages_its_weights_were_trained_in(tmp_path):
+    """Weights trained in stages: the card's table says where each stage started (sha256), what it
+    trained on, how long, on what, and the sha256 of what it wrote."""
+    from colorbench.card import model_card
+    from colorbench.models import create_model, save_model
+
+    stage = {"data": "1,000 photos", "size": 64, "epochs": 2, "lr": 0.001, "train_time_s": 600.0,
+             "images_per_s": 3.3, "machine": "CPU: test, 2 threads, fp32", "val_loss": 0.0123}
+    card = {"title": "t", "summary": "s", "data": "d", "recipe": "bash r.sh", "recipe_time": "1 min",
+            "stages": [{**stage, "starts_from": "scratch", "sha256": "a" * 64},
+                       {**stage, "starts_from": "`" + "a" * 12 + "`", "sha256": "b" * 64, "lr": 0.0003}]}
+    path = tmp_path / "w.safetensors"
+    save_model(create_model("cnn", width=4), path, {"card": card, "params": 1, "recommended_size": 64,
+                                                     "config": {}, "val_loss": 0.01})
+    text = model_card({"x": path})
+    assert "### Stages" in text
+    assert "| 1 | scratch | 1,000 photos (64 px) | 2 | 0.001 | 10 min | 3 | CPU: test, 2 threads, fp32 | 0.01230 | `aaaaaaaaaaaa` |" in text
+    assert "| 2 | `aaaaaaaaaaaa` | 1,000 photos (64 px) | 2 | 0.0003 |" in text and "`bbbbbbbbbbbb`" in text

@@ -49,6 +49,21 @@ def test_augment_gives_the_eight_symmetries_of_a_square():
     assert augment(torch.rand(4, 3, 4, 6), torch.Generator()).shape == (4, 3, 4, 6)  # non-square: flips only
 
 
+def test_photo_augment_keeps_the_sky_up():
+    """photo: left-right flips and mild crops, never turned or flipped upside down (photos have an up)."""
+    from colorbench.augment import get_augment
+
+    rows = torch.linspace(1, 0, 32).view(1, 1, 32, 1)  # bright top, dark bottom, as sky over ground
+    cols = torch.linspace(0, 1, 32).view(1, 1, 1, 32)
+    x = torch.cat([rows.expand(256, 1, 32, 32), cols.expand(256, 2, 32, 32)], 1)
+    out = get_augment("photo")(x, torch.Generator().manual_seed(0))
+    top, bottom = out[:, 0, :8].mean((1, 2)), out[:, 0, -8:].mean((1, 2))
+    assert (top > bottom + 0.3).all(), "no image turned or upside down"
+    slope = out[:, 1, :, -8:].mean((1, 2)) - out[:, 1, :, :8].mean((1, 2))  # left-right: either way
+    assert (slope > 0.3).sum() > 80 and (slope < -0.3).sum() > 80, "flipped left-right about half the time"
+    assert out.shape == x.shape and not torch.equal(out[:, 0], x[:, 0]), "cropped: the rows moved"
+
+
 def test_same_seed_same_losses_to_the_last_digit(tmp_path, sample):
     a = train(TrainConfig(**TINY), tmp_path / "a", dataset=sample, progress=False, log=lambda *_: None)
     b = train(TrainConfig(**TINY), tmp_path / "b", dataset=sample, progress=False, log=lambda *_: None)

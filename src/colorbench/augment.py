@@ -6,6 +6,8 @@ Only geometry changes: nothing here alters colour, which is the target.
   study    the study's: random flips and 90-degree turns (all 8 symmetries of a square)
   strong   study, then a random resized crop (area 50-100%, aspect 3:4 to 4:3) and a small rotation
            (up to 15 degrees) with reflected borders, resampled bilinearly back to the batch's size
+  photo    for photos, which have an up (sky above, ground below): a left-right flip, a random resized
+           crop (area 60-100%) and a rotation of up to 5 degrees; never upside down or on their side
 """
 
 from __future__ import annotations
@@ -53,10 +55,16 @@ def crop_and_rotate(x: torch.Tensor, g: torch.Generator, min_area: float = 0.5, 
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
 
 
+def photo_flip_crop(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    x = torch.where(_coin(x, g), x.flip(-1), x)  # left-right only
+    return crop_and_rotate(x, g, min_area=0.6, max_degrees=5.0)
+
+
 AUGMENTATIONS: dict[str, Augment | None] = {
     "none": None,
     "study": flips_and_turns,
     "strong": lambda x, g: crop_and_rotate(flips_and_turns(x, g), g),
+    "photo": photo_flip_crop,
 }
 
 

@@ -36,7 +36,7 @@ class TrainConfig:
     split_seed: int = 0  # the split stays fixed across training seeds
     train_limit: int = 0  # 0: the whole training split; else a stratified subset of this many
     val_limit: int = 0  # 0: the whole validation split; else a stratified subset of this many
-    augment: str = "study"  # none | study (flips and 90-degree turns) | strong (+ crops, small rotations)
+    augment: str = "study"  # none | study (flips and 90-degree turns) | strong (+ crops, small rotations) | photo
     seed: int = 0  # weights init, shuffling, augmentation; `compare` runs several
     device: str = "auto"  # "auto": cuda if available, else cpu
     precision: str = "auto"  # auto | fp32 | bf16 autocast; auto measures what pays on this machine
