@@ -325,9 +325,10 @@ def test_bad_port(port, capsys):
         make_server(port=port)
     from colorbench.cli import main
 
-    assert main(["serve", "--port", str(port)]) == 1
+    with pytest.raises(SystemExit) as e:  # a bad command line: exit 2
+        main(["serve", "--port", str(port)])
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "between 1 and 65535" in err
+    assert e.value.code == 2 and err.count("\n") == 1 and "between 1 and 65535" in err
 
 
 # ---------------------------------------------------------------------------------------------
