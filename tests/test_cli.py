@@ -217,3 +217,10 @@ def test_help_and_version_answer_without_importing_torch():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.stdout.strip().splitlines()[-1] == "False", r.stderr
 
+
+def test_readme_install_says_how_to_get_the_cpu_build_and_keeps_the_first_commands():
+    first = " ".join((ROOT / "README.md").read_text().split("\n## ")[0].split())
+    assert "pip install torch==2.13.0 -e . && colorbench compare --preset smoke" in first
+    assert 'pip install torch==2.13.0 -e ".[test,onnx]" && pytest -n 2' in first
+    assert "pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu" in first
+    assert "CUDA" in first and "With a GPU, keep the torch you have" in first
