@@ -44,7 +44,7 @@ def test_version():
     (["serve", "--size", "0"], "argument --size: must be at least 1, not 0"),
     (["evaluate-photos", "photos", "--size", "0"], "argument --size: must be at least 1, not 0"),
     (["serve", "--port", "99999"], "argument --port: must be between 1 and 65535, not 99999"),
-    (["serve", "--max-upload-mb", "0"], "argument --max-upload-mb: must be positive, not 0"),
+    (["serve", "--max-upload-mb", "0"], "argument --max-upload-mb: must be more than 0, not 0"),
     (["export"], "the following arguments are required: --onnx"),
 ])
 def test_usage_errors_are_one_line_and_exit_2(args, words):

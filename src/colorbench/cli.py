@@ -64,8 +64,7 @@ def number(kind: type, low: float, high: float | None = None, above: bool = Fals
             raise argparse.ArgumentTypeError(f"{text!r} is not {'a whole number' if kind is int else 'a number'}") \
                 from None
         if not math.isfinite(v) or (v <= low if above else v < low) or (high is not None and v > high):
-            bound = (f"between {low} and {high}" if high is not None else "positive" if above and low == 0
-                     else f"more than {low}" if above else f"at least {low}")
+            bound = f"between {low} and {high}" if high is not None else f"{'more than' if above else 'at least'} {low}"
             raise argparse.ArgumentTypeError(f"must be {bound}, not {text}")
         return v
 
@@ -103,7 +102,7 @@ def train_help() -> dict[str, str]:
 
     return {
         "model": f"the network: {', '.join(list_models())} (colorbench models describes them)",
-        "width": "channels of the first level; 0: the model's own (64 for the study's models)",
+        "width": "the network's width (channels of its first level); 0: the model's own (64 for the study's models)",
         "loss": f"the objective: {', '.join(list_objectives())} (mse is the study's)",
         "rebalance": "classification: lambda of the class rebalancing, 0 to 1 (Zhang et al. 2016)",
         "temperature": "classification: annealed-mean temperature T; 0: chosen on the validation split",
@@ -120,7 +119,7 @@ def train_help() -> dict[str, str]:
         "val_fraction": "share of the training set held out for validation (the study's 80/20 split: 0.2)",
         "split_seed": "seed of the train/validation split, the same for every training seed",
         "train_limit": "train on a stratified subset of this many images; 0: all",
-        "val_limit": "validate on a stratified subset of this many images; 0: all (up to the split's size)",
+        "val_limit": "validate on a stratified subset of this many images (all when the split holds fewer); 0: all",
         "augment": f"augmentation: {', '.join(AUGMENTATIONS)} (study: flips and 90-degree turns; strong: also "
                    "crops and small rotations)",
         "seed": "seed of the weights, shuffling and augmentation",
