@@ -6,11 +6,15 @@
 
 Holds: JPEG photos (some gray, some with an EXIF rotation), PNG (RGBA, 16-bit gray, palette), TIFF
 (CMYK), GIF, a 1x1 image, a 6000x4000 photo, nested folders, and three bad files: a truncated JPEG,
-a text file named .jpg, an empty .png.
+a text file named .jpg, an empty .png. `--photos` is a .tar or a folder of photos: 90 of them are used
+(fewer photos give fewer files). Like the colorbench command: an error is one line, and a failed run
+leaves nothing behind (OUT appears only when it is complete).
 """
 
 import argparse
 import io
+import shutil
+import sys
 import tarfile
 from pathlib import Path
 
@@ -18,23 +22,33 @@ import numpy as np
 from PIL import Image
 
 PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "imagenet-sample-1000.tar"
+N_PHOTOS = 90
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("out")
-    ap.add_argument("--photos", default=str(PHOTOS))
-    args = ap.parse_args()
-    out = Path(args.out)
-    if out.exists():
-        raise SystemExit(f"{out} exists: choose a new folder")
+def read_photos(source: Path, n: int = N_PHOTOS) -> list[Image.Image]:
+    """Up to `n` readable photos from a .tar or a folder, in name order; unreadable ones are passed over."""
+    if source.is_dir():
+        blobs = (p.read_bytes() for p in sorted(source.rglob("*")) if p.is_file() and not p.name.startswith("."))
+    else:
+        tar = tarfile.open(source)
+        blobs = (tar.extractfile(m).read() for m in tar if m.isfile())
+    photos = []
+    for data in blobs:
+        try:
+            photos.append(Image.open(io.BytesIO(data)).convert("RGB"))
+        except (OSError, SyntaxError, ValueError):
+            continue
+        if len(photos) == n:
+            break
+    return photos
+
+
+def build(out: Path, photos: list[Image.Image]) -> int:
+    """Write the mixed folder into `out` (an empty folder); the number of files."""
     (out / "album" / "1950s").mkdir(parents=True)
-    with tarfile.open(args.photos) as tar:
-        members = [m for m in tar if m.isfile()][:90]
-        photos = [Image.open(io.BytesIO(tar.extractfile(m).read())).convert("RGB") for m in members]
-    n = 0
+    half = (len(photos) + 1) // 2
     for i, im in enumerate(photos):
-        sub = out if i < 45 else out / "album" / "1950s"
+        sub = out if i < half else out / "album" / "1950s"
         name = f"photo-{i:03d}"
         if i % 10 == 0:
             im.convert("L").save(sub / f"{name}.jpg", quality=90)  # a gray scan
@@ -57,20 +71,51 @@ def main() -> None:
             im.convert("L").save(sub / f"{name}.gif")
         else:
             im.save(sub / f"{name}.jpg", quality=90)
-        n += 1
     Image.new("L", (1, 1), 128).save(out / "tiny-1x1.png")
-    big = photos[0].resize((6000, 4000), Image.BICUBIC).convert("L")
-    big.save(out / "big-6000x4000.jpg", quality=85)
+    photos[0].resize((6000, 4000), Image.BICUBIC).convert("L").save(out / "big-6000x4000.jpg", quality=85)
     for i in range(5):
-        photos[i + 1].resize((320, 240)).save(out / "album" / f"small-{i}.webp")
+        photos[(i + 1) % len(photos)].resize((320, 240)).save(out / "album" / f"small-{i}.webp")
     good = io.BytesIO()
-    photos[2].save(good, "JPEG", quality=90)
+    photos[2 % len(photos)].save(good, "JPEG", quality=90)
     (out / "truncated.jpg").write_bytes(good.getvalue()[: len(good.getvalue()) // 3])
     (out / "notes.jpg").write_text("not a photo: a text file named .jpg\n")
     (out / "empty.png").write_bytes(b"")
-    n += 1 + 1 + 5 + 3
+    return len(photos) + 1 + 1 + 5 + 3
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("out", help="a new folder")
+    ap.add_argument("--photos", default=str(PHOTOS), help=f"a .tar or folder of photos (default: {PHOTOS})")
+    args = ap.parse_args()
+    out, source = Path(args.out), Path(args.photos)
+    fail = lambda msg: print(f"mixed_folder.py: error: {msg}", file=sys.stderr) or 1  # noqa: E731
+    if out.exists():
+        return fail(f"{out} exists: choose a new folder")
+    if not source.exists():
+        return fail(f"no photos at {source}: pass --photos with a .tar or folder of photos")
+    try:
+        photos = read_photos(source)
+    except tarfile.TarError:
+        return fail(f"{source} is not a .tar archive; pass --photos with a .tar or folder of photos")
+    except OSError as e:
+        return fail(f"cannot read {source} ({e.strerror or e})")
+    if not photos:
+        return fail(f"no readable photos in {source}")
+    partial = out.with_name(f".{out.name}.partial")  # renamed to OUT once complete
+    shutil.rmtree(partial, ignore_errors=True)  # what a killed run left
+    try:
+        partial.mkdir(parents=True)
+        n = build(partial, photos)
+        partial.rename(out)
+    except BaseException as e:
+        shutil.rmtree(partial, ignore_errors=True)
+        if isinstance(e, OSError):
+            return fail(f"could not write {out} ({e}); nothing was left behind")
+        raise
     print(f"{out}: {n} files ({n - 3} images, 3 bad files)")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,12 +1,18 @@
 """The command line as a user meets it: one-line errors, the exit-code rule, nothing left to block a retry."""
 
+import dataclasses
+import importlib
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 import colorbench
-from colorbench.config import PRESETS, preset_compare, preset_train
+from colorbench.config import PRESETS, TrainConfig, preset_compare, preset_train
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def run(*args, cwd=None):
@@ -31,6 +37,15 @@ def test_version():
     (["compare", "--seeds"], "expected one argument"),
     (["train", "--epochs", "many"], "invalid int value"),
     (["frobnicate"], "invalid choice"),
+    (["colourize", "a.jpg"], "invalid choice: 'colourize'; did you mean 'colorize'?"),
+    (["compare", "--preset", "smok"], "did you mean 'smoke'?"),
+    (["colorize", "a.jpg", "--size", "0"], "argument --size: must be at least 1, not 0"),
+    (["colorize", "a.jpg", "--size", "-5"], "argument --size: must be at least 1, not -5"),
+    (["serve", "--size", "0"], "argument --size: must be at least 1, not 0"),
+    (["evaluate-photos", "photos", "--size", "0"], "argument --size: must be at least 1, not 0"),
+    (["serve", "--port", "99999"], "argument --port: must be between 1 and 65535, not 99999"),
+    (["serve", "--max-upload-mb", "0"], "argument --max-upload-mb: must be more than 0, not 0"),
+    (["export"], "the following arguments are required: --onnx"),
 ])
 def test_usage_errors_are_one_line_and_exit_2(args, words):
     r = run(*args)
@@ -53,6 +68,7 @@ def test_a_failed_start_leaves_nothing_that_blocks_a_retry(tmp_path, cmd):
     flag = "--models" if cmd == "compare" else "--model"
     r = run(cmd, flag, "nope", "--out", out)
     assert r.returncode == 2 and "unknown model 'nope'" in one_line(r)
+    assert r.stdout == ""  # refused before "training nope ..." is said
     assert not out.exists()
     r = run(cmd, "--data", tmp_path / "missing", "--out", out, "--quiet")
     assert r.returncode == 1 and "no such file or folder" in one_line(r)
@@ -102,3 +118,109 @@ def test_unknown_names_list_the_known_ones(tmp_path, args, words):
     r = run(*args, "--out", tmp_path / "o")
     assert r.returncode == 2 and words in one_line(r)
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("args", [["colorize", "a.jpg", "--device", "cuda"], ["colorize", "a.jpg", "--device", "gpu"],
+                                  ["colorize", "a.jpg", "--device", "mps"], ["evaluate", "w", "--device", "xpu"],
+                                  ["evaluate", "w", "--device", "mps"], ["train", "--device", "cuda:7"],
+                                  ["compare", "--device", "meta"], ["pretrain", "--device", "mps"]])
+def test_a_device_this_machine_lacks_is_one_line_and_exit_2_in_every_command(tmp_path, args):
+    from colorbench.hardware import _has
+
+    device = args[-1]
+    kind, _, index = device.partition(":")
+    if _has(kind) > int(index or 0):
+        pytest.skip(f"this machine has {device}")
+    out = {"colorize": ["-o"], "evaluate": ["--json"]}.get(args[0], ["--out"]) + [tmp_path / "o"]
+    r = run(*args, *out)
+    line = one_line(r)
+    assert r.returncode == 2 and f"device {device!r}" in line and "cpu" in line
+    assert not (tmp_path / "o").exists()
+
+
+def test_unknown_weights_name_the_shipped_ones(tmp_path):
+    for cmd in (["colorize", tmp_path / "missing.jpg", "-o", tmp_path / "o"], ["serve", "--port", "1"]):
+        r = run(*cmd, "--weights", "studdy")
+        line = one_line(r)
+        assert r.returncode == 2 and "unknown weights 'studdy' (did you mean 'study'?)" in line
+        assert "shipped: default, study" in line
+    assert not (tmp_path / "o").exists()
+
+
+def test_debug_is_accepted_anywhere_on_the_line(tmp_path):
+    r = run("report", tmp_path)
+    assert r.returncode == 1 and "no results.json" in one_line(r)
+    for args in (["--debug", "report", tmp_path], ["report", "--debug", tmp_path], ["report", tmp_path, "--debug"]):
+        r = subprocess.run([sys.executable, "-m", "colorbench", *map(str, args)], capture_output=True, text=True)
+        assert r.returncode == 1 and "Traceback" in r.stderr and "no results.json" in r.stderr
+
+
+@pytest.mark.parametrize("cmd,where,says", [
+    ("colorize", "colorbench.colorize.colorize_files", "run the same command again to do the rest"),
+    ("train", "colorbench.train.train", "run the same command with --resume"),
+])
+def test_interrupted_says_what_this_command_can_do(tmp_path, monkeypatch, capsys, cmd, where, says):
+    from colorbench.cli import main
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    module, _, name = where.rpartition(".")
+    monkeypatch.setattr(importlib.import_module(module), name, interrupted)
+    (tmp_path / "a.png").write_bytes(b"")
+    argv = ["colorize", str(tmp_path / "a.png"), "-o", str(tmp_path / "o")] if cmd == "colorize" else \
+        ["train", "--out", str(tmp_path / "o")]
+    assert main(argv) == 130
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("colorbench: interrupted; ") and says in err and "\n" not in err
+    assert cmd != "colorize" or "--resume" not in err  # colorize has no --resume
+
+
+def help_text(*args) -> str:
+    r = run(*args, "--help")
+    assert r.returncode == 0 and r.stderr == ""
+    return " ".join(r.stdout.split())
+
+
+def test_help_says_what_each_option_does():
+    from colorbench.augment import AUGMENTATIONS
+    from colorbench.cli import train_help
+    from colorbench.objectives import list_objectives
+
+    assert set(train_help()) == {f.name for f in dataclasses.fields(TrainConfig)}  # a new field needs its line
+    text = help_text("colorize")
+    assert "Colorize photos" in text and "the shipped 'default' or 'study'" in text
+    assert re.search(r"--device DEVICE where to run: auto .* mps .* xpu", text)
+    assert re.search(r"--port PORT port to listen on, 1 to 65535", help_text("serve"))
+    text = help_text("compare")
+    for opt in ("--width", "--size", "--init", "--threads", "--temperature"):  # more than "(default: ...)"
+        assert re.search(rf"{opt} {opt[2:].upper()} \w[^(]+ \(", text), opt
+    assert "(default: )" not in text and "--init INIT start from a pretrained encoder" in text
+    assert f"the objective: {', '.join(list_objectives())}" in text
+    assert f"augmentation: {', '.join(AUGMENTATIONS)}" in text
+    # --val-limit: what the smoke run uses (the sample's whole 20% split holds 400; test_compare checks the run)
+    assert preset_train("smoke").val_limit == 400 and "smoke 400," in text
+
+
+def test_help_and_version_answer_without_importing_torch():
+    """Importing torch takes seconds: --help and --version must not (benchmarks/bench_cli.py times them)."""
+    for flag in ("--help", "--version"):
+        r = subprocess.run([sys.executable, "-X", "importtime", "-m", "colorbench", flag], capture_output=True,
+                           text=True)
+        assert r.returncode == 0 and "colorbench" in r.stdout
+        imported = {line.rsplit("|", 1)[-1].strip() for line in r.stderr.splitlines() if "|" in line}
+        assert "colorbench.cli" in imported and "torch" not in imported and "numpy" not in imported
+    code = ("import sys\nfrom colorbench.cli import main\n"
+            "for argv in (['colorize', '--help'], ['serve', '--help'], ['export', '--help']):\n"
+            "    try:\n        main(argv)\n    except SystemExit:\n        pass\n"
+            "print('torch' in sys.modules)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.stdout.strip().splitlines()[-1] == "False", r.stderr
+
+
+def test_readme_install_says_how_to_get_the_cpu_build_and_keeps_the_first_commands():
+    first = " ".join((ROOT / "README.md").read_text().split("\n## ")[0].split())
+    assert "pip install torch==2.13.0 -e . && colorbench compare --preset smoke" in first
+    assert 'pip install torch==2.13.0 -e ".[test,onnx]" && pytest -n 2' in first
+    assert "pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu" in first
+    assert "CUDA" in first and "With a GPU, keep the torch you have" in first

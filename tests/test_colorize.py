@@ -122,7 +122,9 @@ def test_folder_run_skips_bad_files_and_a_second_run_changes_nothing(weights, tm
     again = colorize_files([str(src)], out, weights=weights, progress=False, log=lines.append)
     assert not any(o.done for o in again)
     assert len(lines) == 2  # the bad files again; outputs already there are only counted
-    assert summary_line(again, out).startswith("done 0, skipped 11 (9 already done (--overwrite to redo), 2 unreadable)")
+    line = summary_line(again, out)
+    assert line.startswith("done 0, skipped 11: 9 already done (--overwrite to redo), 2 unreadable;")
+    assert line.count("(") == 1  # one pair of parentheses, not "(9 already done (--overwrite to redo))"
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == before
     assert all(("exists" in o.reason) or o.src.name in skipped for o in again)
     assert list(src.rglob("*")) and not list(src.rglob("*colorized*"))  # input untouched
@@ -180,9 +182,11 @@ def test_an_input_photo_is_never_an_output(weights, tmp_path, overwrite):
     res = colorize_files([str(src / "grandma.png")], src, weights=weights, overwrite=overwrite, progress=False,
                          log=lambda *_: None)
     assert not res[0].done and "would replace an input" in res[0].reason
-    res = colorize_files([str(src)], src, weights=weights, overwrite=overwrite, allow_inside=True, progress=False,
-                         log=lambda *_: None)
-    assert not any(o.done for o in res)  # the folder's own files are outputs-to-be: none is taken as input
+    with pytest.raises(DataError, match="is the input folder .* itself: each of its 1 photos would be replaced"):
+        colorize_files([str(src)], src, weights=weights, overwrite=overwrite, allow_inside=True, progress=False)
+    with pytest.raises(DataError, match="is the input photo itself, and an input is never replaced"):
+        colorize_files([str(src / "grandma.png")], src / "grandma.png", weights=weights, overwrite=overwrite,
+                       progress=False)
     assert (src / "grandma.png").read_bytes() == before
 
 
@@ -204,3 +208,82 @@ def test_a_model_of_every_objective_colorizes_photos(tmp_path, loss):
     bf16 = colorize(rgb, weights=tmp_path / "w.safetensors", precision="bf16")
     diff = np.abs(bf16.astype(int) - out.astype(int))
     assert diff.mean() < 0.5 and (diff > 1).mean() < 0.01  # bf16: within a level almost everywhere
+
+
+def test_a_path_is_colorized_like_the_image_it_holds(weights, tmp_path):
+    """colorbench.colorize("photo.jpg"): a str or Path is read as colorize would read the file: a PIL image back."""
+    import colorbench
+
+    rgb = photo()
+    Image.fromarray(rgb).save(tmp_path / "p.png")
+    want = colorize(Image.fromarray(rgb), weights=weights)
+    for p in (str(tmp_path / "p.png"), tmp_path / "p.png"):
+        got = colorbench.colorize(p, weights=weights)
+        assert isinstance(got, Image.Image) and np.array_equal(np.asarray(got), np.asarray(want))
+    assert len(colorbench.colorize([tmp_path / "p.png", rgb], weights=weights)) == 2
+    with pytest.raises(FileNotFoundError, match="no such image file"):
+        colorbench.colorize(tmp_path / "missing.jpg", weights=weights)
+
+
+def cli(*args, cwd=None):
+    r = subprocess.run([sys.executable, "-m", "colorbench", "colorize", *map(str, args)], capture_output=True,
+                       text=True, cwd=cwd)
+    assert "Traceback" not in r.stderr, r.stderr
+    return r
+
+
+def error_line(r) -> str:
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("colorbench: error: "), r.stderr
+    return lines[0]
+
+
+def test_cli_o_with_an_image_name_writes_that_file(weights, tmp_path):
+    """`colorize a.png -o a-colour.jpg` writes that file, never over another without --overwrite, never over
+    the input; an -o that cannot be what the inputs need is one line, and nothing is written."""
+    Image.fromarray(photo()).convert("L").save(tmp_path / "a.png")
+    before = (tmp_path / "a.png").read_bytes()
+    w = ["--weights", weights, "--quiet"]
+    r = cli(tmp_path / "a.png", "-o", tmp_path / "a-colour.jpg", *w)
+    assert r.returncode == 0, r.stderr
+    out = tmp_path / "a-colour.jpg"
+    assert out.is_file() and Image.open(out).format == "JPEG" and Image.open(out).size == (64, 48)
+    made = out.stat().st_mtime_ns
+    r = cli(tmp_path / "a.png", "-o", out, *w)  # exists: refused, left as it is
+    assert r.returncode == 1 and "a-colour.jpg exists; pass --overwrite" in error_line(r)
+    assert out.stat().st_mtime_ns == made
+    assert cli(tmp_path / "a.png", "-o", out, "--overwrite", *w).returncode == 0
+    r = cli(tmp_path / "a.png", "-o", tmp_path / "a.png", "--overwrite", *w)  # the input itself: never
+    assert r.returncode == 1 and "input photo itself" in error_line(r)
+    assert (tmp_path / "a.png").read_bytes() == before
+    r = cli(tmp_path / "a.png", "-o", tmp_path / "a.gif", *w)
+    assert r.returncode == 2 and "cannot hold a colour photo" in error_line(r)
+    # a folder input needs an output folder: an existing file, or a new name that looks like a file, is refused
+    (tmp_path / "in").mkdir()
+    Image.fromarray(photo()).save(tmp_path / "in" / "b.png")
+    r = cli(tmp_path / "in", "-o", out, *w)
+    assert r.returncode == 1 and "is an existing file, but an output folder is needed" in error_line(r)
+    r = cli(tmp_path / "in", "-o", tmp_path / "new.png", *w)
+    assert r.returncode == 2 and "names an image file" in error_line(r)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-colour.jpg", "a.png", "in"]
+
+
+def test_cli_the_input_folder_as_output_and_no_op_runs_say_so_without_progress_bars(weights, tmp_path):
+    src = tmp_path / "photos"
+    src.mkdir()
+    for i in range(6):
+        Image.fromarray(photo(seed=i)).save(src / f"p{i}.png")
+    before = {p: p.read_bytes() for p in src.iterdir()}
+    r = cli(src, "-o", src, "--inside-input", "--overwrite", "--weights", weights)
+    assert r.returncode == 1
+    line = error_line(r)
+    assert "6 photos would be replaced" in line and "never replaced" in line and "no photos found" not in line
+    assert {p: p.read_bytes() for p in src.iterdir()} == before
+    # no progress bar where there is nothing to do: a missing input, or every output already there
+    r = cli(tmp_path / "missing.jpg", "-o", tmp_path / "out", "--weights", weights)
+    assert r.returncode == 1 and "no such file or folder" in error_line(r) and "colorizing" not in r.stderr
+    assert not (tmp_path / "out").exists()
+    assert cli(src, "-o", tmp_path / "out", "--weights", weights, "--quiet").returncode == 0
+    r = cli(src, "-o", tmp_path / "out", "--weights", weights)
+    assert r.returncode == 0 and "colorizing" not in r.stderr and r.stderr == ""
+    assert r.stdout.startswith("done 0, skipped 6: 6 already done (--overwrite to redo); output in")

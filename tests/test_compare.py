@@ -44,7 +44,7 @@ def test_compare_records_what_was_trained_on(done):
     r = read_json(out / "results.json")
     trained = read_json(out / "runs" / "cnn-s0" / "metrics.json")
     assert r["data"]["train_images"] == trained["train_images"] == 64
-    assert r["data"]["val_images"] == trained["val_images"] == 400  # the sample's whole 20% (under smoke's 500)
+    assert r["data"]["val_images"] == trained["val_images"] == 400  # the sample's whole 20%, smoke's val_limit
 
 
 def test_resume_redoes_nothing(done, monkeypatch):

@@ -70,3 +70,18 @@ def test_same_seed_same_precision_same_numbers(tmp_path):
     a = train(cfg, tmp_path / "a", dataset=ds, progress=False, log=lambda *_: None)
     b = train(cfg, tmp_path / "b", dataset=ds, progress=False, log=lambda *_: None)
     assert a["history"][0]["curve"] == b["history"][0]["curve"] and a["final_val_loss"] == b["final_val_loss"]
+
+
+@pytest.mark.parametrize("name", ["cuda", "cuda:3", "gpu", "mps", "xpu", "meta", "nonsense:x"])
+def test_a_device_that_is_not_here_is_one_usage_error(name):
+    """Every kind of device this machine lacks, or colorbench does not run on: one UsageError line (exit 2)."""
+    from colorbench.config import UsageError
+
+    kind = name.split(":")[0]
+    if kind in ("cuda", "mps", "xpu") and hardware._has(kind) > int(name.partition(":")[2] or 0):
+        pytest.skip(f"this machine has {name}")
+    with pytest.raises(UsageError) as e:
+        hardware.resolve_device(name)
+    assert "\n" not in str(e.value) and repr(name) in str(e.value) and "cpu" in str(e.value)
+    assert hardware.resolve_device("cpu") == torch.device("cpu")
+    assert hardware.resolve_device("auto").type in ("cpu", "cuda")

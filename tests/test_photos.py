@@ -125,3 +125,38 @@ def test_extra_training_photos_never_repeat_a_held_out_one(tmp_path):
     assert "more-a-001-0.png" in objects and "more-b-001-0.png" in objects
     assert not any("copy" in n for n in objects)
     assert "dropped 1 with the same bytes" in (tmp_path / "set" / "PHOTOS.md").read_text()
+
+
+def test_evaluate_photos_names_the_same_weights_once_and_labels_run_folders_by_name(tmp_path):
+    """`--weights default study` (the same file until the photo weights ship): one row, said so; a run folder
+    is labelled by its name, not its absolute path; the gallery names the gray photos it left out."""
+    import subprocess
+    import sys
+
+    from colorbench.colorize import weights_path
+
+    src = tmp_path / "photos"
+    src.mkdir()
+    for i in range(2):
+        Image.fromarray(photo(40, 56, i)).save(src / f"p{i}.png")
+    Image.fromarray(photo(40, 40, 9, gray=True)).save(src / "old-gray.png")
+    run = tmp_path / "runs" / "my-run"
+    run.mkdir(parents=True)
+    torch.manual_seed(0)
+    save_model(create_model("cnn", width=8), run / "model.safetensors", {"recommended_size": 32})
+    same = weights_path("default").resolve() == weights_path("study").resolve()
+    r = evaluate_photos(str(src), ["default", "study", str(run)], tmp_path / "out", progress=False)
+    assert set(r["summary"]) == {"gray", "default", "study", "my-run"}  # every name asked for keeps its figures
+    assert (r["methods"]["study"].get("same_as") == "default") == same
+    page = (tmp_path / "out" / "gallery.html").read_text()
+    assert "Left out without colour: 1 (old-gray.png)." in page
+    assert page.count("<img") == 2 * (4 if same else 5)  # gray | default (= study) | my-run | truth
+    cmd = [sys.executable, "-m", "colorbench", "evaluate-photos", str(src), "--weights", "default", "study",
+           str(run), "--out", str(tmp_path / "cli"), "--quiet"]
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    assert out.returncode == 0 and out.stderr == "", out.stderr
+    table = [line for line in out.stdout.splitlines() if line.startswith("  ") and "(size" in line]
+    assert [line.split()[0] for line in table] == (["default", "my-run"] if same else ["default", "study", "my-run"])
+    assert not any(str(tmp_path) in line for line in table)  # labels, not absolute paths
+    if same:
+        assert "default = study (size" in out.stdout and "default and study are the same weights" in out.stdout

@@ -189,3 +189,16 @@ def test_directions_verdicts_follow_the_holm_adjusted_p_and_come_first(micro_com
     assert row.rstrip(" |").endswith("helps colourfulness") and "hurts" not in row
     assert "+2.0 (0.5 to 2.5), p 0.2" in row  # the ab MSE gap is shown, but no verdict rests on it
     assert "unet: helps colourfulness." in section
+
+
+def test_training_time_is_the_mean_and_the_range_over_seeds_never_below_zero(micro_compare, tmp_path):
+    """"7.4 ± 16.5 s" (a t-interval over 3 seeds) reaches below zero; the cost table gives the mean and the
+    fastest to the slowest seed instead."""
+    def edit(r):
+        t = r["models"]["cnn"]["summary"]["train_time_s"]
+        t["values"], t["mean"], t["ci"] = [1.5, 3.0, 17.7], 7.4, 16.5  # the smoke report's spread
+    md, r = _variant(micro_compare, tmp_path, edit)
+    row = next(line for line in md.splitlines() if line.startswith("| cnn | ") and "GFLOPs" not in line
+               and re.search(r"\| 7\.4 \(", line))
+    assert "7.4 (1.5 to 17.7)" in row and "±" not in row
+    assert "mean (fastest to slowest seed)" in md

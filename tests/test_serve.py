@@ -319,15 +319,32 @@ def test_page_cannot_be_framed(url):
         assert r.headers["X-Frame-Options"] == "DENY"
 
 
+def test_head_is_answered_like_get_without_a_body(url):
+    conn = http.client.HTTPConnection(url.removeprefix("http://"), timeout=30)
+    conn.request("GET", "/")
+    get = conn.getresponse()
+    page = get.read()
+    for path, status in (("/", 200), ("/nothing", 404)):
+        conn.request("HEAD", path)
+        head = conn.getresponse()
+        assert head.status == status and head.read() == b""
+        if path == "/":
+            assert {k: v for k, v in head.getheaders() if k != "Date"} == \
+                   {k: v for k, v in get.getheaders() if k != "Date"}
+            assert int(head.headers["Content-Length"]) == len(page)
+    conn.close()
+
+
 @pytest.mark.parametrize("port", [99999, 65536, -1])
 def test_bad_port(port, capsys):
     with pytest.raises(ValueError, match=f"^--port must be between 1 and 65535, not {port}$"):
         make_server(port=port)
     from colorbench.cli import main
 
-    assert main(["serve", "--port", str(port)]) == 1
+    with pytest.raises(SystemExit) as e:  # a bad command line: exit 2
+        main(["serve", "--port", str(port)])
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "between 1 and 65535" in err
+    assert e.value.code == 2 and err.count("\n") == 1 and "between 1 and 65535" in err
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,11 +1,29 @@
 """colorbench: learned image colorization (L -> ab in CIE LAB), and an honest benchmark of it.
 
 >>> import colorbench
->>> colorful = colorbench.colorize(gray_pil_image)   # PIL images, numpy arrays, tensors, or lists of them
+>>> colorful = colorbench.colorize("grandma.jpg")   # image files, PIL images, numpy arrays, tensors, or lists
 """
 
+import sys
+import types
+
 __version__ = "0.1.0"
-
-from .colorize import colorize  # noqa: E402  (the function: `colorbench.colorize(image) -> image`)
-
 __all__ = ["colorize", "__version__"]
+
+
+class _Package(types.ModuleType):
+    """`colorbench.colorize` is the function, imported (with torch) when first used, so that the
+    command's `--help` and `--version` answer without loading torch (seconds)."""
+
+    @property
+    def colorize(self):
+        from .colorize import colorize
+
+        return colorize
+
+    @colorize.setter
+    def colorize(self, module):
+        pass  # importing the submodule sets the package's attribute of that name: the function stays
+
+
+sys.modules[__name__].__class__ = _Package

@@ -2,27 +2,73 @@
 
 Exit codes: 0 done; 1 the command was valid but failed while running (a missing or unreadable file,
 bad data, a full disk, training that diverged, nothing could be colorized); 2 the command line itself
-is wrong (an unknown option, a bad value or name), caught before any work; 130 interrupted.
-Every error is one line on stderr (`--debug` shows the traceback).
+is wrong (an unknown option, a bad value or name, a device this machine lacks), caught before any work;
+130 interrupted. Every error is one line on stderr (`--debug`, anywhere on the line, shows the traceback).
+A command's options are built only when it runs, and only commands that compute import torch, so
+`--help` and `--version` answer at once.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import difflib
+import math
 import os
+import re
 import sys
+import textwrap
 from pathlib import Path
 
 EPILOG = ("Docs and examples: README.md. Errors print one line; --debug shows a traceback. "
           "Exit codes: 0 done, 1 failed while running, 2 bad command line, 130 interrupted.")
+EXAMPLES = """examples:
+  colorbench colorize old.jpg -o old-colour.jpg      one photo into one file
+  colorbench colorize old-photos/ -o colorized/      files or folders, recursively, into a folder
+  colorbench serve                                   a local page: drop a photo, download the result
+  colorbench compare --preset smoke                  compare the CNN and U-Nets over 3 seeds
+"""
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse, with usage errors in one line (not a usage dump) and exit code 2."""
+    """argparse, with usage errors in one line (not a usage dump), exit code 2 and a suggestion for a
+    misspelt choice; a command's options are added by `setup` when that command is parsed, so that the
+    others' (and torch, which some of their help texts need) are never loaded."""
+
+    def __init__(self, *args, setup=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.setup = setup
+
+    def parse_known_args(self, args=None, namespace=None):
+        if self.setup is not None:
+            setup, self.setup = self.setup, None
+            setup(self)
+        return super().parse_known_args(args, namespace)
 
     def error(self, message: str):
+        bad = re.search(r"invalid choice: '?([^' ]*)'? \(choose from (.*)\)", message)
+        close = bad and difflib.get_close_matches(bad[1], [c.strip(" '") for c in bad[2].split(",")], n=1)
+        if close:  # the likely one instead of the whole list
+            message = f"{message[:bad.start()]}invalid choice: {bad[1]!r}; did you mean {close[0]!r}?"
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def number(kind: type, low: float, high: float | None = None, above: bool = False):
+    """An argparse type: a `kind` (int or float) of at least `low` (more than `low` if `above`) and at most
+    `high`; anything else is a one-line usage error (exit 2), never a silent default."""
+
+    def parse(text: str):
+        try:
+            v = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {'a whole number' if kind is int else 'a number'}") \
+                from None
+        if not math.isfinite(v) or (v <= low if above else v < low) or (high is not None and v > high):
+            bound = f"between {low} and {high}" if high is not None else f"{'more than' if above else 'at least'} {low}"
+            raise argparse.ArgumentTypeError(f"must be {bound}, not {text}")
+        return v
+
+    return parse
 
 
 def unique_path(path: Path) -> Path:
@@ -46,22 +92,67 @@ def _preset_defaults(name: str, default) -> str:
     return "default: " + ", ".join([f"{p} {v}" for p, v in per.items()] + ([f"{'/'.join(rest)} {default}"] if rest else []))
 
 
+def train_help() -> dict[str, str]:
+    """What each training option does, for --help (the registries' names included): every TrainConfig
+    field has one (tested)."""
+    from .augment import AUGMENTATIONS
+    from .config import DEVICES, PRECISIONS
+    from .models import list_models
+    from .objectives import list_objectives
+
+    return {
+        "model": f"the network: {', '.join(list_models())} (colorbench models describes them)",
+        "width": "the network's width (channels of its first level); 0: the model's own (64 for the study's models)",
+        "loss": f"the objective: {', '.join(list_objectives())} (mse is the study's)",
+        "rebalance": "classification: lambda of the class rebalancing, 0 to 1 (Zhang et al. 2016)",
+        "temperature": "classification: annealed-mean temperature T; 0: chosen on the validation split",
+        "head_stride": "classification: score every n-th pixel, chroma upsampled (Zhang et al.: 4)",
+        "mse_weight": "classification: add this x the MSE of the decoded ab to the cross-entropy; 0: none",
+        "ssim_weight": "ssim: weight of (1 - SSIM) beside the MSE",
+        "init": "start from a pretrained encoder (a file from colorbench pretrain, or 'pretrain' to make one "
+                "first), or go on from weights of this model (a run folder or .safetensors); none: random weights",
+        "pretrain_epochs": "with --init pretrain: epochs of the pretext task (classifying the training split)",
+        "data": "'cifar10' (downloaded once), 'sample' (shipped, 2,500 images), or a path (README: Data)",
+        "size": "crop and resize images to SIZE x SIZE; 0: the source's own size",
+        "epochs": "passes over the training split",
+        "batch_size": "images per step (the global batch over all processes)",
+        "lr": "Adam's learning rate",
+        "val_fraction": "share of the training set held out for validation (the study's 80/20 split: 0.2)",
+        "split_seed": "seed of the train/validation split, the same for every training seed",
+        "train_limit": "train on a stratified subset of this many images; 0: all",
+        "val_limit": "validate on a stratified subset of this many images (all when the split holds fewer); 0: all",
+        "augment": f"augmentation: {', '.join(AUGMENTATIONS)} (study: flips and 90-degree turns; strong: also "
+                   "crops and small rotations; photo: left-right flips and mild crops, never on its side)",
+        "seed": "seed of the weights, shuffling and augmentation",
+        "device": DEVICES,
+        "precision": f"{', '.join(PRECISIONS)}: auto measures once whether bf16 autocast pays on this machine",
+        "channels_last": "channels-last memory layout (about 1.3x faster on CPU here)",
+        "compile": "torch.compile the model (slower than eager on CPU here)",
+        "threads": "CPU threads; 0: torch's default (one per physical core)",
+        "deterministic": "one thread and deterministic kernels: bitwise repeatable anywhere, slower",
+        "eval_batch_size": "images per batch when evaluating",
+    }
+
+
 def add_config_args(p: argparse.ArgumentParser, cls, skip: set[str] = frozenset(), by_preset: bool = False) -> None:
-    """One --option per dataclass field, typed; default None so presets fill what is not given."""
+    """One --option per dataclass field, typed, with what it does; default None so presets fill what is
+    not given."""
     from .config import PRESETS
 
+    about = train_help()
     for f in dataclasses.fields(cls):
         if f.name in skip:
             continue
         flag = "--" + f.name.replace("_", "-")
-        default = f.default
+        default = f.default if f.default != "" else "none"
         shown = _preset_defaults(f.name, default) if by_preset and any(f.name in v.train for v in PRESETS.values()) \
             else f"default: {default}"
+        text = f"{about[f.name]} ({shown})".replace("%", "%%")
         if f.type in (bool, "bool"):
-            p.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=f"({shown})")
+            p.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=text)
         else:
             typ = {"int": int, "float": float, "str": str}.get(f.type if isinstance(f.type, str) else f.type.__name__, str)
-            p.add_argument(flag, dest=f.name, type=typ, default=None, metavar=f.name.upper(), help=f"({shown})")
+            p.add_argument(flag, dest=f.name, type=typ, default=None, metavar=f.name.upper(), help=text)
 
 
 def config_overrides(args: argparse.Namespace, cls) -> dict:
@@ -95,10 +186,10 @@ def cmd_models(args) -> None:
 
 
 def cmd_train(args) -> None:
-    from .config import preset_train
+    from .config import preset_train, validate
     from .train import TrainConfig, run_name, train
 
-    cfg = preset_train(args.preset, **config_overrides(args, TrainConfig))
+    cfg = validate(preset_train(args.preset, **config_overrides(args, TrainConfig)))  # before "training ..."
     out = Path(args.out) if args.out else Path("runs") / run_name(cfg.model, cfg.seed)
     main = os.environ.get("RANK", "0") in ("", "0")  # under torchrun, one process speaks for the run
     processes = int(os.environ.get("WORLD_SIZE", "1") or 1)
@@ -165,12 +256,15 @@ def cmd_report(args) -> None:
 
 
 def cmd_colorize(args) -> int:
-    from .colorize import colorize_files, summary_line
-    from .data import IMAGE_SUFFIXES
+    from .colorize import EXISTS, colorize_files, summary_line, weights_path
+    from .data import IMAGE_SUFFIXES, DataError
 
     if any(not str(x).strip() for x in args.inputs):  # Path("") is ".": an empty argument would colorize the cwd
         print("colorbench: error: an input path is empty; name image files or folders", file=sys.stderr)
         return 1
+    weights_path(args.weights)  # an unknown name is a bad command line (exit 2), whatever the inputs
+    if not any(Path(x).exists() for x in args.inputs):  # nothing at all to do: one line, not skips and a summary
+        raise DataError(f"no such file or folder: {', '.join(args.inputs)}")
     out = Path(args.output)
     outcomes = colorize_files(args.inputs, out, weights=args.weights, size=args.size, overwrite=args.overwrite,
                               allow_inside=args.inside_input, device=args.device, precision=args.precision,
@@ -181,7 +275,7 @@ def cmd_colorize(args) -> int:
         return 1
     print(summary_line(outcomes, out))
     # nothing done and something went wrong (not merely "already done"): a failure
-    failed = [o for o in outcomes if not o.done and not o.reason.startswith("output exists")]
+    failed = [o for o in outcomes if not o.done and o.reason != EXISTS]
     return 1 if failed and not any(o.done for o in outcomes) else 0
 
 
@@ -202,20 +296,25 @@ def cmd_evaluate_photos(args) -> None:
                         precision=args.precision, progress=not args.quiet)
     print(f"{r['photos']} colour photos from {args.source} ({len(r['left_out_without_colour'])} without colour left "
           f"out); truth colourfulness {r['truth_colorfulness']:.1f}")
-    print(f"  {'method':<28}{'PSNR dB':>9}{'SSIM':>8}{'CIEDE2000':>11}{'colourfulness':>15}")
-    for m, s in r["summary"].items():
-        size = r["methods"][m]["size"]
-        label = m if size is None else f"{m} (size {size})"
-        print(f"  {label:<28}{s['psnr']:>9.2f}{s['ssim']:>8.4f}{s['ciede2000']:>11.2f}"
+    rows = {m: " = ".join([m] + [a for a, v in r["methods"].items() if v.get("same_as") == m])
+            for m, v in r["methods"].items() if not v.get("same_as")}  # the same weights under two names: one row
+    labels = {m: name if r["methods"][m]["size"] is None else f"{name} (size {r['methods'][m]['size']})"
+              for m, name in rows.items()}
+    w = max(28, *(len(x) + 2 for x in labels.values()))
+    print(f"  {'method':<{w}}{'PSNR dB':>9}{'SSIM':>8}{'CIEDE2000':>11}{'colourfulness':>15}")
+    for m, label in labels.items():
+        s = r["summary"][m]
+        print(f"  {label:<{w}}{s['psnr']:>9.2f}{s['ssim']:>8.4f}{s['ciede2000']:>11.2f}"
               f"{s['colorfulness']:>9.1f} ({s['colorfulness_ratio']:.0%})")
+    for m, name in rows.items():
+        if " = " in name:
+            print(f"  ({name.replace(' = ', ' and ')} are the same weights, {r['methods'][m]['weights']}: listed once)")
     print(f"gallery: {out / 'gallery.html'}  results: {out / 'results.json'}")
 
 
 def cmd_export(args) -> None:
     from .export import export_onnx
 
-    if not args.onnx:
-        raise ValueError("say what to export: --onnx FILE")
     target = Path(args.onnx)
     if target.exists() and not args.overwrite:
         raise ValueError(f"{target} exists; pass --overwrite to replace it")
@@ -230,46 +329,65 @@ def cmd_serve(args) -> None:
           max_megapixels=args.max_megapixels)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
+# ---------------------------------------------------------------------------------------------
+# each command's options, added when it is parsed (Parser.setup)
+
+
+def _quiet(p, what: str = "no progress bars") -> None:
+    p.add_argument("--quiet", action="store_true", help=what)
+
+
+def _weights(p, several: bool = False) -> None:
+    from .config import SHIPPED
+
+    shipped = " or ".join(repr(n) for n in SHIPPED)
+    if several:
+        p.add_argument("--weights", nargs="+", default=None, metavar="WEIGHTS", help="weights to compare: the "
+                       f"shipped {shipped}, or .safetensors files or run folders colorbench wrote; NAME=PATH names "
+                       "one in the table (default: default)")
+    else:
+        p.add_argument("--weights", default=None, help=f"the shipped {shipped} (see MODEL_CARD.md), or a "
+                       ".safetensors file or run folder colorbench wrote (default: default)")
+
+
+def _size(p, default: str) -> None:
+    p.add_argument("--size", type=number(int, 1), default=None,
+                   help=f"short side, in pixels, of the network's input (default: {default})")
+
+
+def _setup_data(p) -> None:
+    p.add_argument("--data", default="cifar10", help="'cifar10' (downloaded once), 'sample' (shipped), or a path: "
+                   "an archive or folder (see README, Data) (default: cifar10)")
+    p.add_argument("--size", type=number(int, 1), default=None, help="crop and resize images to SIZE x SIZE")
+    p.add_argument("--out", default=None, help="PNG path (default: colorbench-data.png, never overwritten)")
+    _quiet(p)
+
+
+def _setup_models(p) -> None:
+    p.add_argument("--size", type=number(int, 1), default=32, help="image side for the FLOP count (default: 32)")
+
+
+def _setup_train(p, pretrain: bool = False) -> None:
     from .config import PRESETS, TrainConfig
-    from .hardware import PRECISIONS
 
     presets = "; ".join(f"{k}: {v.about}" for k, v in PRESETS.items())
-    parser = Parser(prog="colorbench", epilog=EPILOG,
-                    description="Learned image colorization, and an honest benchmark of it.")
-    parser.add_argument("--version", action="version", version=f"colorbench {__version__}")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    p.add_argument("--preset", default="study", choices=list(PRESETS),
+                   help=f"start from this protocol (default: study). {presets}")
+    if pretrain:
+        p.add_argument("--out", required=True, help="folder for encoder.safetensors (required)")
+    else:
+        p.add_argument("--out", default=None, help="run folder (default: runs/<model>-s<seed>)")
+        p.add_argument("--resume", action="store_true", help="continue the run in --out from its last epoch")
+    p.add_argument("--overwrite", action="store_true", help="replace the run in --out")
+    _quiet(p)
+    add_config_args(p, TrainConfig, by_preset=False)
+    p.set_defaults(resume=False)
 
-    p = sub.add_parser("data", help="what a data source holds, and a PNG of samples")
-    p.add_argument("--data", default="cifar10", help="'cifar10' (download), 'sample' (shipped), or a path")
-    p.add_argument("--size", type=int, default=None, help="crop and resize images to SIZE x SIZE")
-    p.add_argument("--out", default=None, help="PNG path (default: colorbench-data.png, never overwritten)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.set_defaults(fn=cmd_data)
 
-    p = sub.add_parser("models", help="list models with parameters and FLOPs, and the losses")
-    p.add_argument("--size", type=int, default=32, help="image side for the FLOP count")
-    p.set_defaults(fn=cmd_models)
+def _setup_compare(p) -> None:
+    from .config import PRESETS, TrainConfig
 
-    for name, fn, helptext in (("train", cmd_train, "train one model"),
-                               ("pretrain", cmd_pretrain, "pretrain a model's encoder by classifying the training "
-                                                          "split (no download), for --init")):
-        p = sub.add_parser(name, help=helptext, epilog=EPILOG)
-        p.add_argument("--preset", default="study", choices=list(PRESETS),
-                       help=f"start from this protocol (default: study). {presets}")
-        p.add_argument("--out", default=None, help="run folder (default: runs/<model>-s<seed>)" if name == "train"
-                       else "folder for encoder.safetensors (required)", required=name == "pretrain")
-        if name == "train":
-            p.add_argument("--resume", action="store_true", help="continue the run in --out from its last epoch")
-        p.add_argument("--overwrite", action="store_true", help="replace the run in --out")
-        p.add_argument("--quiet", action="store_true", help="no progress bars")
-        add_config_args(p, TrainConfig, by_preset=False)
-        p.set_defaults(fn=fn, resume=False)
-
-    p = sub.add_parser("compare", help="train models over seeds, evaluate on the test set, write a report",
-                       epilog=EPILOG)
+    presets = "; ".join(f"{k}: {v.about}" for k, v in PRESETS.items())
     p.add_argument("--preset", default="smoke", choices=list(PRESETS), help=f"(default: smoke). {presets}")
     p.add_argument("--models", nargs="+", default=None, metavar="ARM",
                    help="arms to compare: a model, or MODEL,field=value,... (e.g. cnn,loss=classification); "
@@ -280,84 +398,132 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=None, help="runs trained at once, each in its own process (default: 1)")
     p.add_argument("--out", default=None, help="folder (default: runs/compare-<preset>-<time>)")
     p.add_argument("--resume", action="store_true", help="continue --out (default: the latest) without redoing runs")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    _quiet(p)
     add_config_args(p, TrainConfig, skip={"model", "seed"}, by_preset=True)
-    p.set_defaults(fn=cmd_compare)
 
-    p = sub.add_parser("evaluate", help="test-set metrics of one trained model")
+
+def _setup_evaluate(p) -> None:
+    from .config import DEVICES, PRECISIONS
+
     p.add_argument("checkpoint", help="a run folder or .safetensors file that colorbench wrote")
     p.add_argument("--data", default=None, help="data source (default: the one it was trained on)")
-    p.add_argument("--test-limit", type=int, default=0, help="evaluate on this many test images (0: all)")
-    p.add_argument("--device", default="auto")
+    p.add_argument("--test-limit", type=number(int, 0), default=0, help="evaluate on this many test images (0: all)")
+    p.add_argument("--device", default="auto", help=f"where to run: {DEVICES} (default: auto)")
     p.add_argument("--precision", default="auto", choices=PRECISIONS, help="forward pass precision (default: auto)")
     p.add_argument("--json", default=None, help="also write every figure to this JSON file")
-    p.add_argument("--quiet", action="store_true")
-    p.set_defaults(fn=cmd_evaluate)
+    _quiet(p)
 
-    p = sub.add_parser("colorize", help="colorize photos (files or folders) with the shipped or given weights",
-                       epilog=EPILOG)
+
+def _setup_colorize(p) -> None:
+    from .config import DEVICES, PRECISIONS
+
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders (searched recursively)")
-    p.add_argument("-o", "--output", default="colorized", help="output folder (default: ./colorized)")
-    p.add_argument("--weights", default=None, help="a .safetensors file or run folder colorbench wrote "
-                   "(default: the shipped weights)")
-    p.add_argument("--size", type=int, default=None, help="short side of the network's input "
-                   "(default: the weights' recommendation)")
-    p.add_argument("--overwrite", action="store_true", help="replace outputs that exist")
+    p.add_argument("-o", "--output", default="colorized", help="output folder, made if needed (default: ./colorized); "
+                   "for one input file it may be an image file name (-o photo-colour.jpg)")
+    _weights(p)
+    _size(p, "the weights' recommendation")
+    p.add_argument("--overwrite", action="store_true", help="replace outputs that exist (never an input photo)")
     p.add_argument("--inside-input", action="store_true", help="allow -o inside an input folder")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="cpu", help=f"where to run: {DEVICES} (default: cpu)")
     p.add_argument("--precision", default="fp32", choices=PRECISIONS,
                    help="forward pass precision (default: fp32; bf16 is within one 8-bit level)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(fn=cmd_colorize)
+    _quiet(p, "no progress bar")
 
-    p = sub.add_parser("evaluate-photos", help="colorize a folder of colour photos from their lightness and score "
-                       "them against the truth, beside the gray baseline; writes a gallery page", epilog=EPILOG)
+
+def _setup_evaluate_photos(p) -> None:
+    from .config import PRECISIONS
+
     p.add_argument("source", help="a folder or .tar of colour photos, or 'skimage' (scikit-image's samples)")
-    p.add_argument("--weights", nargs="+", default=None, help="weights to compare: files, run folders, or the "
-                   "shipped 'default' and 'study' (default: default)")
-    p.add_argument("--size", type=int, default=None, help="network input short side (default: each weights' own)")
-    p.add_argument("--limit", type=int, default=0, help="at most this many photos (0: all)")
-    p.add_argument("--precision", default="fp32", choices=PRECISIONS)
+    _weights(p, several=True)
+    _size(p, "each weights' own")
+    p.add_argument("--limit", type=number(int, 0), default=0, help="at most this many photos (0: all)")
+    p.add_argument("--precision", default="fp32", choices=PRECISIONS, help="forward pass precision (default: fp32)")
     p.add_argument("--out", default=None, help="folder for results.json and gallery.html "
                    "(default: runs/photos-<source>-<time>)")
-    p.add_argument("--quiet", action="store_true")
-    p.set_defaults(fn=cmd_evaluate_photos)
+    _quiet(p)
 
-    p = sub.add_parser("photo-set", help="build the photo training set (fixed held-out lists, gray photos left "
-                       "out) from the ImageNet sample and MiniPlaces")
+
+def _setup_photo_set(p) -> None:
     p.add_argument("--imagenet", required=True, help="imagenet-sample-1000.tar (or a folder of its photos)")
     p.add_argument("--places", required=True, help="miniplaces-20k.tar.gz (or a folder of its photos)")
     p.add_argument("--out", required=True, help="a new folder for the set")
     p.add_argument("--extra-objects", action="append", default=[], metavar="DIR",
                    help="more photos of objects for training only (e.g. mini-ImageNet), repeatable; photos with the "
-                        "same bytes as a held-out one are dropped")
+                        "same bytes as any photo already in the set (held-out ones included) are dropped")
     p.add_argument("--extra-scenes", action="append", default=[], metavar="DIR",
                    help="more scene photos for training only (e.g. MiniPlaces' training scenes), repeatable")
-    p.add_argument("--size", type=int, default=128, help="side of the training crops (default: 128)")
-    p.add_argument("--quiet", action="store_true")
-    p.set_defaults(fn=cmd_photo_set)
+    p.add_argument("--size", type=number(int, 1), default=128, help="side of the training crops (default: 128)")
+    _quiet(p)
 
-    p = sub.add_parser("export", help="export weights to ONNX (dynamic batch, height and width)")
-    p.add_argument("--onnx", metavar="FILE", help="write an ONNX model here")
-    p.add_argument("--weights", default=None, help="checkpoint (default: the shipped weights)")
-    p.add_argument("--overwrite", action="store_true")
-    p.set_defaults(fn=cmd_export)
 
-    p = sub.add_parser("serve", help="a local web page: drop a photo, see it colorized")
-    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: this machine only)")
-    p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--weights", default=None, help="checkpoint (default: the shipped weights)")
-    p.add_argument("--size", type=int, default=None, help="short side of the network's input "
-                   "(default: the weights' recommendation)")
-    p.add_argument("--max-upload-mb", type=float, default=20.0, help="largest upload accepted (default: 20)")
-    p.add_argument("--max-megapixels", type=float, default=40.0,
+def _setup_export(p) -> None:
+    p.add_argument("--onnx", metavar="FILE", required=True, help="write an ONNX model here (required; needs the "
+                   "onnx extra: pip install 'colorbench[onnx]')")
+    _weights(p)
+    p.add_argument("--overwrite", action="store_true", help="replace FILE if it exists")
+
+
+def _setup_serve(p) -> None:
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this computer "
+                   "only; 0.0.0.0: every network this computer is on)")
+    p.add_argument("--port", type=number(int, 1, 65535), default=8000, help="port to listen on, 1 to 65535 "
+                   "(default: 8000; the page is http://127.0.0.1:PORT)")
+    _weights(p)
+    _size(p, "the weights' recommendation")
+    p.add_argument("--max-upload-mb", type=number(float, 0, above=True), default=20.0,
+                   help="largest upload accepted, in MB (default: 20)")
+    p.add_argument("--max-megapixels", type=number(float, 0, above=True), default=40.0,
                    help="largest photo accepted, in megapixels (default: 40); memory stays bounded either way")
-    p.set_defaults(fn=cmd_serve)
 
-    p = sub.add_parser("report", help="render report.html and report.md again from a compare folder")
-    p.add_argument("folder")
-    p.set_defaults(fn=cmd_report)
+
+def _setup_report(p) -> None:
+    p.add_argument("folder", help="a folder colorbench compare wrote (it holds results.json)")
+
+
+# name, function, what it does (the command list and the command's own --help), its options
+COMMANDS = [
+    ("data", cmd_data, "what a data source holds, and a PNG of samples", _setup_data),
+    ("models", cmd_models, "list models with parameters and FLOPs, and the losses", _setup_models),
+    ("train", cmd_train, "train one model", _setup_train),
+    ("pretrain", cmd_pretrain, "pretrain a model's encoder by classifying the training split (no download), for "
+                               "--init", lambda p: _setup_train(p, pretrain=True)),
+    ("compare", cmd_compare, "train models over seeds, evaluate on the test set, write a report", _setup_compare),
+    ("evaluate", cmd_evaluate, "test-set metrics of one trained model, beside the gray baseline", _setup_evaluate),
+    ("colorize", cmd_colorize, "colorize photos (files or folders) with the shipped or given weights; never "
+                               "overwrites a file unless told, never replaces an input photo", _setup_colorize),
+    ("evaluate-photos", cmd_evaluate_photos, "colorize a folder of colour photos from their lightness and score "
+                                             "them against the truth, beside the gray baseline; writes a gallery "
+                                             "page", _setup_evaluate_photos),
+    ("photo-set", cmd_photo_set, "build the photo training set (fixed held-out lists, gray photos left out) from "
+                                 "the ImageNet sample and MiniPlaces", _setup_photo_set),
+    ("export", cmd_export, "export weights to ONNX (dynamic batch, height and width)", _setup_export),
+    ("serve", cmd_serve, "a local web page: drop a photo, see it colorized, download it", _setup_serve),
+    ("report", cmd_report, "render report.html and report.md again from a compare folder", _setup_report),
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = Parser(prog="colorbench", epilog=EXAMPLES + "\n" + textwrap.fill(EPILOG, 100),
+                    formatter_class=argparse.RawDescriptionHelpFormatter,
+                    description="Learned image colorization, and an honest benchmark of it.")
+    parser.add_argument("--version", action="version", version=f"colorbench {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks (also accepted after the command)")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser, metavar="COMMAND",
+                                title="commands (colorbench COMMAND --help for each one's options)")
+    for name, fn, about, setup in COMMANDS:
+        p = sub.add_parser(name, help=about, description=about[0].upper() + about[1:] + ".", epilog=EPILOG,
+                           setup=setup)
+        p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
+        p.set_defaults(fn=fn)
     return parser
+
+
+# what to say after Ctrl-C, where there is something to say
+INTERRUPTED = {"train": "the last finished epoch is kept: run the same command with --resume to continue",
+               "compare": "finished runs are kept: run the same command with --resume to continue",
+               "colorize": "every photo written is complete: run the same command again to do the rest"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -369,6 +535,10 @@ def main(argv: list[str] | None = None) -> int:
     from .train import TrainingError
 
     try:
+        if getattr(args, "device", None) is not None:  # every command's --device, through one check
+            from .hardware import resolve_device
+
+            resolve_device(args.device)
         return args.fn(args) or 0
     except UsageError as e:
         if args.debug:
@@ -396,7 +566,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"colorbench: error: {msg}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("colorbench: interrupted (runs continue with --resume)", file=sys.stderr)
+        after = INTERRUPTED.get(args.command)
+        print("colorbench: interrupted" + (f"; {after}" if after else ""), file=sys.stderr)
         return 130
 
 

@@ -8,6 +8,7 @@ lightness stays the input's.
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -21,18 +22,13 @@ import torch.nn.functional as F
 from PIL import Image
 
 from .color import AB_SCALE, L_SCALE, gray_of_lightness, lab_to_rgb, rgb_to_lab
-from .hardware import autocast, resolve_precision
+from .config import SHIPPED, UsageError
+from .hardware import autocast, resolve_device, resolve_precision
 from .data import IMAGE_SUFFIXES, DataError, read_image
 from .models import Colorizer, load_model
 from .persist import atomic_write
 
 DEFAULT_SIZE = 128  # network input short side when the weights recommend none
-
-
-# name -> the files it may be, first found wins: `default` is the photo weights once they ship
-# (recipes/photo-weights.sh), the study's U-Net until then
-SHIPPED = {"default": ("colorbench-default.safetensors", "colorbench-study.safetensors"),
-           "study": ("colorbench-study.safetensors",)}  # the study's U-Net on CIFAR-10, kept by name
 
 
 def shipped_weights(name: str = "default") -> Path:
@@ -51,12 +47,24 @@ def _load(path: str, device: str) -> tuple[Colorizer, dict]:
     return model, {**info, "path": path}
 
 
+def weights_path(weights: str | os.PathLike | None = None) -> Path:
+    """The file or run folder `weights` names: the name of shipped weights ("default", "study"; None:
+    the default), or a path. A bare name that is neither is a usage error naming the shipped ones."""
+    name = str(weights) if weights is not None else "default"
+    if name in SHIPPED:
+        return shipped_weights(name)
+    path = Path(name)
+    if not path.exists() and len(path.parts) == 1 and not path.suffix:  # "studdy": a name, not a path
+        close = difflib.get_close_matches(name, SHIPPED, n=1)
+        raise UsageError(f"unknown weights {name!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+                         + f"; shipped: {', '.join(SHIPPED)}; or a .safetensors file or run folder colorbench wrote")
+    return path
+
+
 def load_colorizer(weights: str | os.PathLike | None = None, device: str = "cpu") -> tuple[Colorizer, dict]:
     """(model, metadata) from `weights`: a .safetensors file or run folder, or the name of shipped
     weights ("default", "study"); None: the default ones."""
-    name = str(weights) if weights is not None else "default"
-    path = shipped_weights(name) if name in SHIPPED else Path(name)
-    return _load(str(path), device)
+    return _load(str(weights_path(weights)), str(resolve_device(device)))
 
 
 def recommended_size(info: dict) -> int:
@@ -156,8 +164,9 @@ def colorize_array(rgb: np.ndarray, model: torch.nn.Module, size: int, precision
 
 def colorize(image, weights: str | os.PathLike | None = None, size: int | None = None, device: str = "cpu",
              precision: str = "fp32"):
-    """Colorize PIL images, numpy arrays or tensors, one or a list (a batch).
+    """Colorize image files, PIL images, numpy arrays or tensors, one or a list (a batch).
 
+    - a path (str or Path) of an image file: returns a PIL image, as for a PIL image.
     - PIL image (any mode): returns RGB, or RGBA when it had transparency (alpha kept).
     - numpy uint8 (H, W), (H, W, 3) or (H, W, 4): returns (H, W, 3), or (H, W, 4) with alpha kept.
     - torch float in [0, 1] or uint8, (3|1, H, W) or (B, 3|1, H, W): same dtype and shape with 3 channels.
@@ -169,13 +178,15 @@ def colorize(image, weights: str | os.PathLike | None = None, size: int | None =
     """
     model, info = load_colorizer(weights, device)
     size = size or recommended_size(info)
-    precision = resolve_precision(precision, torch.device(device))
+    precision = resolve_precision(precision, resolve_device(device))
     if isinstance(image, (list, tuple)):
         return [colorize(im, weights, size, device, precision) for im in image]
-    if isinstance(image, Image.Image):
+    if isinstance(image, (str, os.PathLike, Image.Image)):
         from .data import to_rgb_array
 
-        rgb, alpha = to_rgb_array(image)
+        if not isinstance(image, Image.Image) and not Path(image).is_file():
+            raise FileNotFoundError(f"{image}: no such image file")
+        rgb, alpha = to_rgb_array(image) if isinstance(image, Image.Image) else read_image(Path(image), str(image))
         out = colorize_array(rgb, model, size, precision)
         if alpha is not None:
             return Image.fromarray(np.dstack([out, alpha]), "RGBA")
@@ -198,7 +209,8 @@ def colorize(image, weights: str | os.PathLike | None = None, size: int | None =
         out = colorize_tensor(f.expand(-1, 3, -1, -1), model, size, precision)
         out = (out * 255).round().to(torch.uint8) if x.dtype == torch.uint8 else out.to(x.dtype)
         return out[0] if image.dim() == 3 else out
-    raise TypeError(f"cannot colorize a {type(image).__name__}; pass a PIL image, numpy array or tensor")
+    raise TypeError(f"cannot colorize a {type(image).__name__}; pass an image file's path, a PIL image, a numpy "
+                    "array or a tensor")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -216,14 +228,26 @@ class Outcome:
 SAVE_AS = {".gif": ".png", ".ppm": ".png", ".pgm": ".png"}  # formats that cannot hold a colour photo well
 
 
+def output_file(inputs: list, out: Path) -> bool:
+    """Is `out` one output file rather than a folder? One input that is not a folder, and an `out` with
+    an image suffix that is not an existing folder: `colorbench colorize photo.jpg -o photo-colour.jpg`."""
+    return len(inputs) == 1 and not Path(inputs[0]).is_dir() and out.suffix.lower() in IMAGE_SUFFIXES \
+        and not out.is_dir()
+
+
 def plan(inputs: Iterable[str | os.PathLike], out: Path) -> tuple[list[tuple[Path, Path]], list[Outcome]]:
     """(source, destination) pairs, and inputs refused up front (missing paths).
 
-    One folder: out/<path inside it>. Several inputs: out/<input name>/<path inside it> for folders,
-    out/<file name> for files. Explicitly named files are tried whatever their suffix; inside folders,
-    only image suffixes are taken (hidden files skipped).
+    One file and `out` an image file name (`output_file`): that file. One folder: out/<path inside it>.
+    Several inputs: out/<input name>/<path inside it> for folders, out/<file name> for files. Explicitly
+    named files are tried whatever their suffix; inside folders, only image suffixes are taken (hidden
+    files skipped).
     """
     inputs = [Path(p) for p in inputs]
+    if output_file(inputs, out):
+        if not inputs[0].exists():
+            return [], [Outcome(inputs[0], None, False, "no such file or folder")]
+        return [(inputs[0], out)], []
     pairs, refused = [], []
     single_folder = len(inputs) == 1 and inputs[0].is_dir()
     out_r = out.resolve()
@@ -246,11 +270,37 @@ def plan(inputs: Iterable[str | os.PathLike], out: Path) -> tuple[list[tuple[Pat
     return pairs, refused
 
 
-def check_output_folder(inputs: Iterable[str | os.PathLike], out: Path, allow_inside: bool) -> None:
-    """Refuse to write into an input folder unless asked (`--inside-input`)."""
+def check_output(inputs: list, out: Path, allow_inside: bool, overwrite: bool = False) -> None:
+    """Refuse, before anything is read or written, an `out` that cannot be what the inputs need: a file
+    where a folder is needed, a folder inside an input folder (unless `--inside-input`), an input folder
+    itself (its photos would be replaced: never), or an output file that is the input or exists."""
+    if output_file(inputs, out):
+        if out.suffix.lower() in SAVE_AS:
+            raise UsageError(f"-o {out}: a {out.suffix} file cannot hold a colour photo well; "
+                             "name a .png, .jpg, .tif or .webp file")
+        if not Path(inputs[0]).exists():
+            return  # said by plan, as for any missing input
+        if out.resolve() == Path(inputs[0]).resolve():
+            raise DataError(f"-o {out} is the input photo itself, and an input is never replaced: choose another -o")
+        if out.exists() and not overwrite:
+            raise DataError(f"{out} exists; pass --overwrite to replace it")
+        return
+    if out.exists() and not out.is_dir():
+        raise DataError(f"-o {out} is an existing file, but an output folder is needed: pass -o with a folder name "
+                        "(one input file may have -o NEW-NAME.png)")
+    if out.suffix.lower() in IMAGE_SUFFIXES and not out.exists():
+        what = f"{len(inputs)} inputs need" if len(inputs) > 1 else "a folder input needs"
+        raise UsageError(f"-o {out} names an image file, but {what} an output folder: pass -o with a folder name "
+                         "(only one input file may have -o FILE)")
     out_r = out.resolve()
     for inp in map(Path, inputs):
-        if inp.is_dir() and not allow_inside and (out_r == inp.resolve() or inp.resolve() in out_r.parents):
+        if not inp.is_dir():
+            continue
+        if out_r == inp.resolve():
+            n = sum(p.suffix.lower() in IMAGE_SUFFIXES for p in inp.rglob("*") if p.is_file())
+            raise DataError(f"-o {out} is the input folder {inp} itself: each of its {n} photos would be replaced "
+                            "by its colorized version, and an input is never replaced; choose another -o")
+        if not allow_inside and (out_r == inp.resolve() or inp.resolve() in out_r.parents):
             raise DataError(f"{out} is inside the input folder {inp}: pass -o with a folder elsewhere, "
                             "or --inside-input to write there anyway")
 
@@ -264,58 +314,67 @@ def _save(img: Image.Image, dst: Path) -> None:
         atomic_write(dst, lambda t: img.save(t, fmt))
 
 
+EXISTS = "output exists (use --overwrite to replace it)"
+
+
 def colorize_files(inputs: list[str], out: str | os.PathLike, weights=None, size: int | None = None,
                    overwrite: bool = False, allow_inside: bool = False, device: str = "cpu", precision: str = "fp32",
                    progress: bool = True, log: Callable[[str], None] = print) -> list[Outcome]:
-    """Colorize files and folders into `out`; a bad file is skipped with a one-line reason."""
+    """Colorize files and folders into `out` (a folder, or for one input file an image file name); a
+    bad file is skipped with a one-line reason. The model is loaded, and a progress bar shown, only when
+    there is something to colorize."""
     from tqdm import tqdm
 
     out = Path(out)
-    check_output_folder(inputs, out, allow_inside)
-    model, info = load_colorizer(weights, device)
-    size = size or recommended_size(info)
-    precision = resolve_precision(precision, torch.device(device))
-    pairs, outcomes = plan(inputs, out)
-    for o in outcomes:
+    path = weights_path(weights)
+    check_output(inputs, out, allow_inside, overwrite)
+    pairs, refused = plan(inputs, out)
+    for o in refused:
         log(f"skipped {o.src}: {o.reason}")
     seen: set[Path] = set()
     sources = {s.resolve() for s, _ in pairs}
-    bar = tqdm(pairs, desc="colorizing", unit="img", disable=not progress)
-    for src, dst in bar:
-        if dst.resolve() in sources:  # whatever the flags: an input is never an output
-            o = Outcome(src, dst, False, f"the output {dst} would replace an input photo; choose another -o")
-        elif dst in seen:
-            o = Outcome(src, dst, False, f"another input also maps to {dst}")
-        elif dst.exists() and not overwrite:
-            o = Outcome(src, dst, False, "output exists (use --overwrite to replace it)")
-        else:
-            try:
-                rgb, alpha = read_image(src, str(src))
-                col = colorize_array(rgb, model, size, precision)
-                img = Image.fromarray(np.dstack([col, alpha]), "RGBA") if alpha is not None else Image.fromarray(col)
-                _save(img, dst)
-                o = Outcome(src, dst, True)
-            except DataError as e:
-                o = Outcome(src, dst, False, str(e).split(": ", 1)[-1])
-            except MemoryError:
-                o = Outcome(src, dst, False, "too large to colorize in memory")
+    outcomes: list[Outcome | None] = []  # in the order of `pairs`; None: to colorize
+    for src, dst in pairs:
+        reason = (f"the output {dst} would replace an input photo; choose another -o" if dst.resolve() in sources
+                  else f"another input also maps to {dst}" if dst in seen
+                  else EXISTS if dst.exists() and not overwrite else "")
+        if reason and reason != EXISTS:  # a re-run's outputs are counted in the summary only
+            log(f"skipped {src}: {reason}")
+        outcomes.append(Outcome(src, dst, False, reason) if reason else None)
         seen.add(dst)
-        if not o.done and not o.reason.startswith("output exists"):  # a re-run: counted in the summary only
-            (bar.write if progress else log)(f"skipped {src}: {o.reason}")
-        outcomes.append(o)
-    return outcomes
+    todo = [i for i, o in enumerate(outcomes) if o is None]
+    if todo:
+        model, info = load_colorizer(path, device)
+        size = size or recommended_size(info)
+        precision = resolve_precision(precision, resolve_device(device))
+    bar = tqdm(todo, desc="colorizing", unit="img", disable=not progress or not todo)
+    for i in bar:
+        src, dst = pairs[i]
+        try:
+            rgb, alpha = read_image(src, str(src))
+            col = colorize_array(rgb, model, size, precision)
+            img = Image.fromarray(np.dstack([col, alpha]), "RGBA") if alpha is not None else Image.fromarray(col)
+            _save(img, dst)
+            outcomes[i] = Outcome(src, dst, True)
+        except DataError as e:
+            outcomes[i] = Outcome(src, dst, False, str(e).split(": ", 1)[-1])
+        except MemoryError:
+            outcomes[i] = Outcome(src, dst, False, "too large to colorize in memory")
+        if not outcomes[i].done:
+            (bar.write if progress else log)(f"skipped {src}: {outcomes[i].reason}")
+    return refused + outcomes
 
 
 def summary_line(outcomes: list[Outcome], out: Path) -> str:
     from collections import Counter
 
     done = sum(o.done for o in outcomes)
-    reasons = Counter("already done (--overwrite to redo)" if o.reason.startswith("output exists") else
+    reasons = Counter("already done (--overwrite to redo)" if o.reason == EXISTS else
                       "would replace an input photo (choose another -o)" if "would replace an input" in o.reason else
                       "unreadable" if "cannot read" in o.reason else o.reason for o in outcomes if not o.done)
     skipped = sum(reasons.values())
     why = ", ".join(f"{n} {r}" for r, n in reasons.most_common())
-    return f"done {done}, skipped {skipped}" + (f" ({why})" if why else "") + f"; output in {out}"
+    return f"done {done}, skipped {skipped}" + (f": {why}" if why else "") + f"; output in {out}"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -15,6 +15,16 @@ class UsageError(ValueError):
     """The command line asks for something invalid (a bad value or name): caught before any work."""
 
 
+# here, not in hardware.py, so that --help needs no torch
+PRECISIONS = ("auto", "fp32", "bf16")
+DEVICES = "auto (a GPU if there is one), cpu, cuda or cuda:N (NVIDIA, AMD), mps (Apple) or xpu (Intel)"
+
+# shipped weights: name -> the files it may be, first found wins (colorize.shipped_weights): `default` is the
+# photo weights once they ship (recipes/photo-weights.sh), the study's U-Net until then
+SHIPPED = {"default": ("colorbench-default.safetensors", "colorbench-study.safetensors"),
+           "study": ("colorbench-study.safetensors",)}  # the study's U-Net on CIFAR-10, kept by name
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     model: str = "cnn"
@@ -73,7 +83,7 @@ class Preset:
 
 PRESETS: dict[str, Preset] = {
     "smoke": Preset("a first look in minutes on a CPU: 1 epoch on 1,000 training images of the shipped sample",
-                    {"epochs": 1, "train_limit": 1_000, "val_limit": 500, "data": "sample"}, test_limit=500),
+                    {"epochs": 1, "train_limit": 1_000, "val_limit": 400, "data": "sample"}, test_limit=500),
     "quick": Preset("3 epochs on a 10,000-image stratified subset, the whole test set",
                     {"epochs": 3, "train_limit": 10_000}),
     "study": Preset("the study's protocol: 80/20 split, 10 epochs, batch 64, Adam 1e-3, flips and turns", {}),
@@ -107,7 +117,6 @@ def _replace(cfg: TrainConfig, changes: dict) -> TrainConfig:
 def validate(cfg: TrainConfig) -> TrainConfig:
     """Every value checked before anything is created: a bad one is one clear line."""
     from .augment import AUGMENTATIONS
-    from .hardware import PRECISIONS
     from .models import list_models
     from .objectives import list_objectives
 

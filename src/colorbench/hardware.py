@@ -18,20 +18,40 @@ import time
 
 import torch
 
-PRECISIONS = ("auto", "fp32", "bf16")
+from .config import DEVICES, PRECISIONS, UsageError
+
 MIN_SPEEDUP = 1.25  # bf16 must beat fp32 by this much to be chosen: noise must not decide
 
 
+def _has(kind: str) -> int:
+    """How many devices of this kind the machine has (1 for mps, which has no index)."""
+    if kind == "cuda":
+        return torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if kind == "mps":
+        return int(torch.backends.mps.is_available())
+    if kind == "xpu":
+        return torch.xpu.device_count() if hasattr(torch, "xpu") and torch.xpu.is_available() else 0
+    return 1 if kind == "cpu" else 0
+
+
 def resolve_device(name: str = "auto") -> torch.device:
-    """"auto": the GPU when there is one, else the CPU. A device that is not here is a clear error."""
+    """"auto": the GPU when there is one, else the CPU. The one device check every command uses: a
+    device that is not here (or that colorbench does not run on) is one clear UsageError (exit 2)."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         dev = torch.device(name)
     except RuntimeError:
-        raise ValueError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r} asked for, but this machine has no usable CUDA GPU; use --device cpu")
+        raise UsageError(f"unknown device {name!r}; use {DEVICES}") from None
+    if dev.type not in ("cpu", "cuda", "mps", "xpu"):
+        raise UsageError(f"colorbench does not run on device {name!r}; use {DEVICES}")
+    n = _has(dev.type)
+    if not n:
+        raise UsageError(f"device {name!r} asked for, but this machine has no usable {dev.type} device (or this "
+                         f"torch, {torch.__version__}, was built without it); use --device cpu or auto")
+    if dev.index is not None and dev.type != "cpu" and dev.index >= n:
+        raise UsageError(f"device {name!r} asked for, but this machine has {n} {dev.type} device{'s' * (n != 1)} "
+                         f"(numbered from 0)")
     return dev
 
 

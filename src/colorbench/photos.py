@@ -216,11 +216,20 @@ def evaluate_photos(source: str, weights: list[str], out: str | os.PathLike, siz
 
     from .colorize import colorize_lightness, load_colorizer, recommended_size
 
-    models = {}
+    models, same = {}, {}  # label -> (model, size, info); a label whose weights an earlier one has -> that label
     for w in weights or ["default"]:
-        label, _, path = w.rpartition("=") if "=" in w else (w, "", w)  # "name=path", or a path named by itself
+        label, _, path = w.rpartition("=") if "=" in w else (_label(w), "", w)  # "name=path", or a short name
+        base, i = label, 2
+        while label in models or label in same or label == "gray":  # two run folders both named "run"
+            label, i = f"{base}-{i}", i + 1
         model, info = load_colorizer(path)
-        models[label] = (model, size or recommended_size(info), info)
+        s = size or recommended_size(info)
+        first = next((k for k, (_, ks, ki) in models.items()
+                      if Path(ki["path"]).resolve() == Path(info["path"]).resolve() and ks == s), None)
+        if first is None:
+            models[label] = (model, s, info)
+        else:
+            same[label] = first  # the same file at the same size: computed once, said so
     methods = ["gray", *models]
     rows = {m: {"psnr": [], "ssim": [], "ciede2000": [], "colorfulness": []} for m in methods}
     truth_colour, names, skipped, gallery = [], [], [], []
@@ -254,19 +263,31 @@ def evaluate_photos(source: str, weights: list[str], out: str | os.PathLike, siz
     truth_mean = sum(truth_colour) / n
     for m in methods:
         summary[m]["colorfulness_ratio"] = summary[m]["colorfulness"] / truth_mean
+    described = {m: {"weights": models[m][2]["path"] if m != "gray" else None,
+                     "size": models[m][1] if m != "gray" else None} for m in methods}
+    for label, first in same.items():  # every name asked for keeps its figures, marked as another's
+        described[label] = {**described[first], "same_as": first}
+        summary[label], rows[label] = summary[first], rows[first]
     result = {"source": source, "photos": n, "left_out_without_colour": skipped, "truth_colorfulness": truth_mean,
-              "methods": {m: {"weights": models[m][2]["path"] if m != "gray" else None,
-                              "size": models[m][1] if m != "gray" else None} for m in methods},
-              "summary": summary, "per_photo": {"names": names, **{m: rows[m] for m in methods}},
-              "seconds": time.perf_counter() - t0}
+              "methods": described, "summary": summary,
+              "per_photo": {"names": names, **{m: rows[m] for m in described}}, "seconds": time.perf_counter() - t0}
     out = Path(out)
     write_json(out / "results.json", result)
     write_text(out / "gallery.html", _gallery(result, gallery, methods))
     return result
 
 
+def _label(weights: str) -> str:
+    """A short table label for weights: a shipped name as it is, a run folder by its name, a file by its
+    stem (a run's model.safetensors by its folder's name)."""
+    p = Path(weights)
+    name = p.stem if p.suffix == ".safetensors" else p.name
+    return p.parent.name if name == "model" and p.parent.name else name or weights
+
+
 def _gallery(r: dict, gallery: list, methods: list[str]) -> str:
-    head = "".join(f"<th>{html.escape(m if m != 'gray' else 'gray input')}</th>" for m in methods) + "<th>truth</th>"
+    names = {m: " = ".join([m] + [a for a, v in r["methods"].items() if v.get("same_as") == m]) for m in methods}
+    head = "".join(f"<th>{html.escape(names[m] if m != 'gray' else 'gray input')}</th>" for m in methods) + "<th>truth</th>"
     rows = []
     for name, pics, scores in gallery:
         cells = "".join(f'<td><img src="{p}" alt="{html.escape(name)}: {html.escape(m)}">'
@@ -274,7 +295,7 @@ def _gallery(r: dict, gallery: list, methods: list[str]) -> str:
                         for p, m in zip(pics, [*methods, "truth"]))
         rows.append(f"<tr><th class=n>{html.escape(name)}</th>{cells}</tr>")
     s = r["summary"]
-    table = "".join(f"<tr><td>{html.escape(m)}</td><td>{s[m]['psnr']:.2f}</td><td>{s[m]['ssim']:.4f}</td>"
+    table = "".join(f"<tr><td>{html.escape(names[m])}</td><td>{s[m]['psnr']:.2f}</td><td>{s[m]['ssim']:.4f}</td>"
                     f"<td>{s[m]['ciede2000']:.2f}</td><td>{s[m]['colorfulness']:.1f} "
                     f"({s[m]['colorfulness_ratio']:.0%})</td></tr>" for m in methods)
     css = ("body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}table{border-collapse:collapse}"
@@ -286,7 +307,10 @@ def _gallery(r: dict, gallery: list, methods: list[str]) -> str:
             f"<h1>{r['photos']} photos from {html.escape(r['source'])}</h1>"
             f"<p>Each photo colorized from its own lightness; the number under each is its PSNR against the truth. "
             f"Truth colourfulness {r['truth_colorfulness']:.1f}. Left out without colour: "
-            f"{len(r['left_out_without_colour'])}.</p>"
+            f"{len(r['left_out_without_colour'])}"
+            + (f" ({html.escape(', '.join(r['left_out_without_colour']))})" if r["left_out_without_colour"] else "")
+            + "." + "".join(f" {html.escape(names[m].replace(' = ', ' and '))} are the same weights: one column."
+                            for m in methods if " = " in names[m]) + "</p>"
             f'<table class="sum"><tr><th>method</th><th>PSNR dB</th><th>SSIM</th><th>CIEDE2000</th>'
             f"<th>colourfulness (of truth)</th></tr>{table}</table><h2>Gallery</h2>"
             f"<table><tr><th></th>{head}</tr>{''.join(rows)}</table></body></html>\n")

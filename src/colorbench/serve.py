@@ -214,6 +214,9 @@ class Handler(BaseHTTPRequestHandler):
         page = PAGE.replace("__MAX_MB__", f"{self.server.max_upload_mb:g}").replace("__MAX_BYTES__", str(self.server.max_bytes))
         self.reply(200, page.encode(), "text/html; charset=utf-8", {"Content-Security-Policy": CSP})
 
+    def do_HEAD(self):  # what GET would answer, headers only (reply() sends no body to a HEAD)
+        self.do_GET()
+
     def do_POST(self):
         try:
             if self.path.split("?")[0] != "/colorize":

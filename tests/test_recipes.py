@@ -1,0 +1,54 @@
+"""Recipes follow the command's rules: an error is one line, and a failed run leaves nothing behind."""
+
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from helpers import photo
+
+RECIPES = Path(__file__).resolve().parents[1] / "recipes"
+
+
+def mixed_folder(*args, cwd=None):
+    r = subprocess.run([sys.executable, str(RECIPES / "mixed_folder.py"), *map(str, args)], capture_output=True,
+                       text=True, cwd=cwd)
+    assert "Traceback" not in r.stderr, r.stderr
+    return r
+
+
+def test_mixed_folder_without_photos_is_one_line_and_leaves_nothing(tmp_path):
+    for photos in (tmp_path / "no-such.tar", tmp_path / "empty"):  # missing, and a folder with no photos
+        if photos.name == "empty":
+            photos.mkdir()
+        r = mixed_folder(tmp_path / "mixed", "--photos", photos)
+        assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1
+        assert r.stderr.startswith("mixed_folder.py: error: ") and str(photos) in r.stderr
+    (tmp_path / "bad.tar").write_text("not a tar")
+    r = mixed_folder(tmp_path / "mixed", "--photos", tmp_path / "bad.tar")
+    assert r.returncode == 1 and "is not a .tar archive" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.tar", "empty"]  # nothing half-made blocks a rerun
+
+
+def test_mixed_folder_from_a_few_photos_in_a_tar_or_a_folder(tmp_path):
+    folder = tmp_path / "four"
+    folder.mkdir()
+    for i in range(4):
+        Image.fromarray(photo(40, 56, seed=i)).save(folder / f"p{i}.jpg")
+    with tarfile.open(tmp_path / "four.tar", "w") as tar:
+        tar.add(folder, arcname="four")
+    for source in (folder, tmp_path / "four.tar"):
+        out = tmp_path / f"mixed-{source.suffix or 'dir'}"
+        r = mixed_folder(out, "--photos", source)
+        assert r.returncode == 0, r.stderr
+        files = [p for p in out.rglob("*") if p.is_file()]
+        assert len(files) == 4 + 10 and f"{out}: 14 files (11 images, 3 bad files)" in r.stdout
+        assert Image.open(out / "big-6000x4000.jpg").size == (6000, 4000)
+        assert np.asarray(Image.open(out / "album" / "small-4.webp")).shape == (240, 320, 3)
+        r = mixed_folder(out, "--photos", source)  # a second run refuses, and leaves the first as it was
+        assert r.returncode == 1 and "exists: choose a new folder" in r.stderr
+        assert len([p for p in out.rglob("*") if p.is_file()]) == 14
+    assert not list(tmp_path.glob(".*partial"))
