@@ -49,7 +49,7 @@ stage() {  # stage N, then its own options; stage N > 1 goes on from stage N-1's
   [ -e "$RUNS/stage$n/metrics.json" ] && return 0   # finished: never retrained
   colorbench train "${COMMON[@]}" "${from[@]}" --out "$RUNS/stage$n" --resume "$@"
 }
-stage 1 --epochs 3 --lr 1e-3
+stage 1 --epochs 2 --lr 1e-3
 DONE=()
 for n in $(seq 1 "$STAGES"); do DONE+=("$RUNS/stage$n"); done
 LAST=${DONE[-1]}
