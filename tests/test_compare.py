@@ -34,7 +34,7 @@ def test_compare_writes_everything(done):
         assert m["precision"] in ("fp32", "bf16")
         assert len(m["histories"][0][0]["curve"]) >= 2  # a running loss several times per epoch
     assert len(r["paired"]) == 3 * 4  # 3 pairs x 4 metrics
-    assert all(0 <= p["p_bootstrap"] <= p["p_holm"] <= 1 for p in r["paired"])
+    assert all(0 <= p["p"] <= p["p_holm"] <= 1 for p in r["paired"])
     assert (out / "runs" / "unet-s1" / "model.safetensors").exists()
 
 
@@ -78,7 +78,7 @@ def test_arms_with_changes_and_their_checks(tmp_path):
     r = read_json(tmp_path / "c" / "results.json")
     assert r["models"]["cnn,loss=l1,width=8"]["changes"] == {"loss": "l1", "width": 8}
     assert r["models"]["cnn,loss=l1,width=8"]["params"] < r["models"]["cnn"]["params"]
-    assert len(r["against_first"]) == 4 and r["against_first"][0]["resampled"] == "images only"
+    assert len(r["against_first"]) == 4 and r["against_first"][0]["sources"] == "images only"
     for bad, words in (("cnn,loss=nope", "unknown loss 'nope'"), ("cnn,data=sample", "same for every arm"),
                        ("cnn,width", "field=value"), ("nope", "unknown model 'nope'")):
         with pytest.raises(ValueError, match=words):

@@ -5,8 +5,9 @@ import shutil
 from html.parser import HTMLParser
 
 import pytest
+import torch
 
-from colorbench.persist import read_json, write_json
+from colorbench.persist import load_tensors, read_json, save_tensors, write_json
 from colorbench.report import build_report, ci_fmt, render_md, write_report
 
 
@@ -98,7 +99,8 @@ def _one_seed(r: dict) -> None:
         m["histories"] = m["histories"][:1]
     for table in ("paired", "against_first", "against_baselines"):
         for p in r[table]:
-            p.update(seeds=1, seeds_a_higher=min(1, p["seeds_a_higher"]), resampled="images only")
+            p.update(seeds=1, seeds_a_higher=min(1, p["seeds_a_higher"]), sources="images only", rho=float("nan"),
+                     seed_share=float("nan"), seeds_to_halve_ci=None)
 
 
 def test_one_seed_report_claims_nothing_about_seeds(micro_compare, tmp_path):
@@ -113,9 +115,9 @@ def test_verdicts_follow_the_holm_adjusted_p(micro_compare, tmp_path):
     def edit(r):
         for p in r["paired"]:
             if {p["a"], p["b"]} == {"cnn", "unet_noskip"} and p["metric"] == "ab_mse":
-                p.update(p_bootstrap=0.044, p_holm=0.3, significant=False, ci_low=0.5, ci_high=2.8)  # CI excludes 0
+                p.update(p=0.044, p_holm=0.3, significant=False, ci_low=0.5, ci_high=2.8)  # CI excludes 0
             elif {p["a"], p["b"]} == {"unet", "unet_noskip"} and p["metric"] == "ab_mse":
-                p.update(p_bootstrap=0.0001, p_holm=0.0012, significant=True)
+                p.update(p=0.0001, p_holm=0.0012, significant=True)
     md, r = _variant(micro_compare, tmp_path, edit)
     study = md[md.index("## The study vs this run"):]
     verdict = next(line for line in study.splitlines() if "CNN-vs-U-Net" in line)
@@ -202,3 +204,38 @@ def test_training_time_is_the_mean_and_the_range_over_seeds_never_below_zero(mic
                and re.search(r"\| 7\.4 \(", line))
     assert "7.4 (1.5 to 17.7)" in row and "±" not in row
     assert "mean (fastest to slowest seed)" in md
+
+
+def test_seeds_that_agree_by_chance_are_not_a_verdict(micro_compare, tmp_path):
+    """Issue 25 end to end: a results folder whose 3 seeds of unet_noskip are cnn's per-image ab MSE minus a
+    shift per seed that is large against the image noise and of one sign in all 3 (a quarter of the time under
+    a null). The bootstrap before resampled only those 3 shifts, so every resample had their sign: p 1e-4, Holm
+    0.0012, "a real difference". The spread of the 3 seed means says otherwise."""
+    from colorbench.compare import compare
+    from colorbench.config import preset_compare
+
+    out, _ = micro_compare
+    folder = tmp_path / "crafted"
+    shutil.copytree(out, folder)
+    for arm in ("cnn", "unet", "unet_noskip"):  # a third seed: a copy of the second, recomputed below
+        shutil.copytree(folder / "runs" / f"{arm}-s1", folder / "runs" / f"{arm}-s2")
+    g = torch.Generator().manual_seed(0)
+    for seed, shift in enumerate((2.0, 6.0, 13.0)):  # cnn − unet_noskip: mean 7, sd 5.6 over seeds: t 2.2, p 0.17
+        cnn, _ = load_tensors(folder / "runs" / f"cnn-s{seed}" / "per_image.safetensors")
+        run = folder / "runs" / f"unet_noskip-s{seed}"
+        tensors, _ = load_tensors(run / "per_image.safetensors")
+        tensors["ab_mse"] = cnn["ab_mse"] - shift + 0.5 * torch.randn(cnn["ab_mse"].shape, generator=g).double()
+        save_tensors(run / "per_image.safetensors", tensors)
+        ev = read_json(run / "eval.json")
+        ev["summary"]["ab_mse"] = tensors["ab_mse"].mean().item()
+        write_json(run / "eval.json", ev)
+    compare(preset_compare("smoke", seeds=3, test_limit=60), {"train_limit": 64, "epochs": 1, "batch_size": 16,
+            "eval_batch_size": 200}, folder, resume=True, progress=False, log=lambda *_: None)  # nothing trains
+    r = read_json(folder / "results.json")
+    p = next(p for p in r["paired"] if {p["a"], p["b"]} == {"cnn", "unet_noskip"} and p["metric"] == "ab_mse")
+    assert p["seeds"] == 3 and p["seeds_a_higher"] in (0, 3)  # all three seeds on one side
+    assert not p["significant"] and 0.1 < p["p"] < 0.3 and p["ci_low"] < 0 < p["ci_high"]
+    md = (folder / "report.md").read_text()
+    verdict = next(line for line in md.splitlines() if "CNN-vs-U-Net" in line)
+    assert "no difference that survives" in verdict and "a real difference" not in verdict
+    assert "Training noise sets these intervals" in md and "seeds would halve the median interval" in md

@@ -251,26 +251,60 @@ def _diff_parts(p: dict, key: str, fmt: str) -> Parts:
                   Num(p["ci_high"], f"{key}.ci_high", cf), "), p ", Num(p["p_holm"], f"{key}.p_holm", ".2g")])
 
 
+def _p_key(rows: list[dict]) -> str:
+    """Results written before the random-effects test (issue 25) hold a bootstrap p."""
+    return "p" if not rows or "p" in rows[0] else "p_bootstrap"
+
+
 def _paired_table(r: dict, key: str = "paired") -> Table:
-    rows = []
+    rows, pk, S = [], _p_key(r[key]), n_seeds(r)
     for i, p in enumerate(r[key]):
         fmt = METRIC_LABELS[p["metric"]][1]
         k = f"{key}.{i}"
         cf = ci_fmt(_f(p["ci_low"]), _f(p["ci_high"]), fmt)
+        rho = Num(p["rho"], f"{k}.rho", ".2g") if math.isfinite(_f(p.get("rho"))) else "-"
+        verdict = "yes" if p["significant"] else "no" if math.isfinite(_f(p[pk])) else "untestable"
         rows.append([f"{p['a']} − {p['b']}", METRIC_LABELS[p["metric"]][0], Num(p["mean_diff"], f"{k}.mean_diff", cf),
                      Num(p["ci_low"], f"{k}.ci_low", cf), Num(p["ci_high"], f"{k}.ci_high", cf),
-                     Num(p["p_bootstrap"], f"{k}.p_bootstrap", ".2g"), Num(p["p_holm"], f"{k}.p_holm", ".2g"),
-                     f"{p['seeds_a_higher']}/{p['seeds']}", "yes" if p["significant"] else "no"])
-    reps = r[key][0].get("bootstrap_reps", 10_000) if r[key] else 10_000
-    how = ("a bootstrap that resamples both seeds and test images, so training noise counts" if n_seeds(r) > 1 else
-           "a bootstrap over test images only: with one seed, training noise is not measured, so these intervals "
-           "are too narrow for claims about architectures")
+                     Num(p[pk], f"{k}.{pk}", ".2g"), Num(p["p_holm"], f"{k}.p_holm", ".2g"),
+                     f"{p['seeds_a_higher']}/{p['seeds']}", rho, verdict])
+    if pk == "p_bootstrap":
+        how = ("a bootstrap over seeds and test images, as written by an earlier colorbench: with few seeds it gives "
+               "more false positives than its 5%, so read these verdicts with care" if S > 1 else
+               "a bootstrap over test images only: with one seed, training noise is not measured")
+    elif S > 1:
+        how = (f"a two-way random-effects split of the differences into seed, image and residual parts: the spread "
+               f"of the {S} per-seed mean differences as Student's t with {S - 1} degrees of freedom (training noise), "
+               "plus the variance of the test images every seed shares (a generalized pivot: in simulation its false "
+               "positives stayed at or below 5% at every seed-to-image ratio, benchmarks/bench_paired_tests.py). ρ is "
+               "the seed-to-seed SD of a run's mean difference over the image standard error of one run's mean")
+    else:
+        how = ("Student's t over test images only: with one seed, training noise is not measured, so these intervals "
+               "are too narrow for claims about architectures")
+    left = [p["images_excluded"] for p in r[key] if p.get("images_excluded")]
+    rule = "<" if pk == "p_bootstrap" else "≤"  # the rule the results were decided by
     cap = (f"Paired comparison on the same test images: per-image differences (A − B), 95% CI and p from {how}. "
            f"p (Holm) is adjusted for the {len(r[key])} tests of this table (Holm-Bonferroni); significant = p (Holm) "
-           f"< {ALPHA}. The CI is per test (unadjusted). 'seeds A higher' counts seeds in which A's mean was higher. "
-           f"A bootstrap of {reps:,} resamples cannot resolve p below 1/{reps:,}.")
-    return Table(["A − B", "metric", "mean diff", "CI low", "CI high", "p (bootstrap)", "p (Holm)", "seeds A higher",
+           f"{rule} {ALPHA}. The CI is per test (unadjusted). 'seeds A higher' counts seeds in which A's mean was higher."
+           + (f" Images with a non-finite value were left out of the {len(left)} tests they occur in (up to "
+              f"{max(left):,} images)." if left else ""))
+    return Table(["A − B", "metric", "mean diff", "CI low", "CI high", "p", "p (Holm)", "seeds A higher", "ρ",
                   "significant"], rows, cap)
+
+
+def _seed_advice(r: dict, key: str) -> list[str]:
+    """When the spread between seeds sets a table's intervals, say so and how many seeds would halve them."""
+    rows = [p for p in r.get(key, []) if _f(p.get("seed_share")) > 0.5]
+    if n_seeds(r) < 2 or not rows:
+        return []
+    S = n_seeds(r)
+    rho = sorted(_f(p["rho"]) for p in rows)[len(rows) // 2]
+    halve = sorted(p["seeds_to_halve_ci"] for p in rows if p["seeds_to_halve_ci"])
+    more = (f"about {halve[len(halve) // 2]} seeds would halve the median interval (a smaller t quantile as well as "
+            "more runs)" if halve else "more seeds narrow them")
+    return [f"Training noise sets these intervals: in {len(rows)} of {len(r[key])} tests most of the mean difference's "
+            f"variance comes from the spread between the {S} seeds (median ρ {rho:.2g}), which has only {S - 1} degree"
+            f"{'s' * (S != 2)} of freedom; {more}, more test images would not."]
 
 
 def _find(r: dict, table: str, a: str, b: str, metric: str) -> tuple[dict, str] | tuple[None, None]:
@@ -292,7 +326,7 @@ def _ci_text(p: dict, fmt: str) -> str:
 
 
 def _where(r: dict) -> str:
-    return "seeds and test images both resampled" if n_seeds(r) > 1 else "test images resampled; one seed"
+    return "training noise and test images both counted" if n_seeds(r) > 1 else "test images only; one seed"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -397,7 +431,7 @@ def _study_section(r: dict) -> list:
         p, _ = _find(r, "paired", "cnn", "unet_noskip", "ab_mse")
         if p:
             verdict = ("a real difference" if p["significant"] else
-                       f"no difference that survives {'seed and image resampling' if n_seeds(r) > 1 else 'image resampling'}"
+                       f"no difference that survives {'training noise, image sampling' if n_seeds(r) > 1 else 'image sampling'}"
                        " and the correction for multiple tests")
             lines.append(f"The study's CNN-vs-U-Net verdict rested on one seed and 5 images. Over "
                          f"{r['data']['test_images']:,} test images and {p['seeds']} seed{'s' * (p['seeds'] != 1)}, cnn − "
@@ -467,14 +501,14 @@ def _directions_section(r: dict) -> list:
     table = Table(["arm", "what changed (against " + first + ")", "Δ ab MSE", "Δ colourfulness", "Δ CIEDE2000", "Δ AuC",
                    "cost", "verdict"], rows,
                   f"Each arm minus {first} on the same test images: mean difference (95% CI), p adjusted by Holm over "
-                  f"the {len(rows_in)} tests of this table; verdicts count only adjusted p < {ALPHA}. Lower is better "
+                  f"the {len(rows_in)} tests of this table; verdicts count only adjusted p ≤ {ALPHA}. Lower is better "
                   "for ab MSE and CIEDE2000, higher for colourfulness and AuC. Cost: forward GFLOPs per image and "
                   f"training time (pretraining included) relative to {first}.")
     intro = (f"The study's closing section proposed four directions it never tried: hybrid architectures, perceptual "
              f"losses such as SSIM, more data augmentation, and pre-trained models. Each arm below changes one thing "
              f"against {first} (the study's protocol); colour classification ({ZHANG_2016}) is added as the field's "
              "known cure for desaturated colour. The sample grids below show every arm on the same images.")
-    return [("h2", "The study's future directions"), intro, table, ("list", verdicts)]
+    return [("h2", "The study's future directions"), intro, table, ("list", verdicts)] + _seed_advice(r, "against_first")
 
 
 def build_report(folder: Path) -> tuple[str, list]:
@@ -484,12 +518,12 @@ def build_report(folder: Path) -> tuple[str, list]:
     blocks: list = [_setup(r)]
     if n_seeds(r) == 1:
         blocks.append(("note", "One seed: training noise is not measured. Every interval and test in this report "
-                               "resamples test images only, so a difference it calls significant may still be the luck of "
+                               "counts test images only, so a difference it calls significant may still be the luck of "
                                "one training run. Run 3 or more seeds (--seeds 3) before drawing conclusions about "
                                "architectures."))
     blocks += [("h2", "Results")] + _headline(r) + [_results_table(r)]
     blocks += _directions_section(r)  # an ablation's answer comes before the all-pairs tables behind it
-    blocks += [("h2", "Are the differences real?"), _paired_table(r, "paired")]
+    blocks += [("h2", "Are the differences real?"), _paired_table(r, "paired")] + _seed_advice(r, "paired")
     if r.get("against_baselines"):
         blocks += ["Each arm against each baseline, the same way:", _paired_table(r, "against_baselines")]
     blocks += _study_section(r)
