@@ -4,6 +4,7 @@
 # about 100 minutes on 2 CPU cores (a GPU does the whole chain in minutes):
 #   bash recipes/photo-weights.sh                 every stage not yet done, then the figures and the card
 #   STAGES=1 bash recipes/photo-weights.sh        only up to stage 1
+#   TRAIN_ONLY=1 bash recipes/photo-weights.sh    train the stages, package nothing
 # Interrupted? Run it again: the set is kept, a finished stage is not retrained, a cut one resumes.
 #
 # Data: the ImageNet sample and MiniPlaces in ../shared/data, and (MORE, optional) the 150,000 photos that
@@ -26,7 +27,7 @@ SET=${SET:-runs/photo-set}
 RUNS=${RUNS:-runs/photo-stages}
 STAGES=${STAGES:-1}
 DEST=src/colorbench/weights/colorbench-default.safetensors
-SIZE=128   # network short side on photos, chosen on the held-out photos (see MODEL_CARD.md)
+SIZE=${SIZE:-64}   # network short side on photos, chosen on 100 training-side ImageNet photos at full size
 
 if [ ! -e "$SET/manifest.json" ]; then
   extra=()
@@ -50,6 +51,7 @@ stage() {  # stage N, then its own options; stage N > 1 goes on from stage N-1's
   colorbench train "${COMMON[@]}" "${from[@]}" --out "$RUNS/stage$n" --resume "$@"
 }
 stage 1 --epochs 2 --lr 1e-3
+[ -z "${TRAIN_ONLY:-}" ] || exit 0
 DONE=()
 for n in $(seq 1 "$STAGES"); do DONE+=("$RUNS/stage$n"); done
 LAST=${DONE[-1]}

@@ -129,3 +129,19 @@ def test_classification_with_an_mse_term_adds_it_to_the_cross_entropy():
     assert blend.spec()["kwargs"]["mse_weight"] == 0.5 and "mse_weight" not in plain.spec()["kwargs"]
     with pytest.raises(ValueError, match="mse_weight"):
         fitted("classification", mse_weight=-1)
+
+
+def test_fp16_packaging_keeps_values_beyond_fp16_in_fp32(tmp_path):
+    """A batch norm's running variance past 65,504 would become infinity in fp16 (and the weights be
+    refused as broken): such a tensor stays fp32, the rest is halved."""
+    from safetensors.torch import load_file
+
+    m = create_model("photo_unet", width=4)
+    bn = next(x for x in m.modules() if isinstance(x, torch.nn.BatchNorm2d))
+    bn.running_var.fill_(75_000.0)
+    save_model(m, tmp_path / "w.safetensors", half=True)
+    raw = load_file(tmp_path / "w.safetensors")
+    big = [k for k, v in raw.items() if v.dtype == torch.float32 and k.startswith("net.")]
+    assert len(big) == 1 and big[0].endswith("running_var") and raw[big[0]].max() == 75_000.0
+    loaded, _ = load_model(tmp_path / "w.safetensors")
+    assert any(isinstance(x, torch.nn.BatchNorm2d) and x.running_var.max() == 75_000.0 for x in loaded.modules())

@@ -137,10 +137,16 @@ def forward_flops(model: nn.Module, size: int = 32) -> int:
 # Weights on disk: safetensors, with what is needed to rebuild the model in its metadata
 
 
+def _fits_half(v: torch.Tensor) -> bool:
+    """fp16 holds it without overflow (a batch norm's running variance can exceed 65,504: kept fp32)."""
+    return bool(torch.isfinite(v.half()).all()) or not bool(torch.isfinite(v).all())
+
+
 def save_model(model: Colorizer, path, meta: dict | None = None, half: bool = False) -> None:
     """Write weights atomically; `meta` (config, metrics) rides along as JSON beside the model spec.
-    `half` stores floating-point weights as fp16 (colour-bin tables stay fp32)."""
-    state = {k: (v.half() if half and v.is_floating_point() and k.startswith("net.") else v)
+    `half` stores floating-point weights as fp16 (colour-bin tables, and any tensor beyond fp16's range,
+    stay fp32)."""
+    state = {k: (v.half() if half and v.is_floating_point() and k.startswith("net.") and _fits_half(v) else v)
              for k, v in model.state_dict().items()}
     save_tensors(path, state, {"model": model.spec, **(meta or {})})
 
