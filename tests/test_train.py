@@ -257,6 +257,30 @@ def test_annealed_mean_temperature_choice_on_held_out_data():
     assert beats == [1.2, 1.5, 2.0] and d["chosen"] == 2.0
 
 
+def test_all_temperatures_at_once_equal_the_decoder_at_each():
+    """annealed_means (calibration's fast path) is AnnealedMean at every T, chunked or not."""
+    from colorbench.objectives import AnnealedMean, annealed_means
+
+    torch.manual_seed(0)
+    raw, dec = torch.randn(3, 7, 5, 6) * 3, AnnealedMean(7)
+    dec.bins.copy_(torch.rand(7, 2) * 2 - 1)
+    Ts = (0.2, 0.38, 1.0, 2.0)
+    for chunk in (0, 4, 1000):
+        got = annealed_means(raw, dec.bins, Ts, chunk=chunk)
+        for T, g in zip(Ts, got):
+            dec.temperature.fill_(T)
+            torch.testing.assert_close(g, dec(raw), atol=1e-6, rtol=0)
+
+
+def test_temperature_is_chosen_on_a_fixed_subset():
+    """Past max_images, an evenly spaced subset decides: the same images, so the same choice."""
+    from colorbench.train import choose_temperature
+
+    L, ab, scores = _truth_and_scores(2.0)
+    d = choose_temperature(_Scores(scores[::2]), L, ab, max_images=4)
+    assert d["images"] == 4 and d["chosen"] == 0.2
+
+
 def test_going_on_from_weights_starts_where_they_stopped(tmp_path, sample):
     """init=<weights>: a stage of a longer training starts from another run's whole model (bins
     included), so its first validation loss before any step equals the weights' own."""

@@ -33,7 +33,7 @@ from .distributed import SINGLE, World, check_batch, world_from_env
 from .evaluate import colorfulness
 from .hardware import autocast, device_name, resolve_device, resolve_precision
 from .models import count_params, create_model, forward_flops, save_model
-from .objectives import Objective, create_objective, objective_from_spec
+from .objectives import Objective, annealed_means, create_objective, objective_from_spec
 from .persist import (FolderLock, ReadError, claim_folder, load_state, load_tensors, read_json, save_state, sha256_file,
                       write_json, write_text)
 
@@ -415,14 +415,24 @@ def _line(h: dict) -> str:
     return dumps(h, indent=None) + "\n"
 
 
+CALIBRATION_IMAGES = 2000  # T is chosen on at most this many validation images (the directions preset's whole split)
+
+
 def choose_temperature(model: torch.nn.Module, L: torch.Tensor, ab: torch.Tensor, colour_target: float = 0.7,
                        temperatures=(0.2, 0.25, 0.3, 0.38, 0.45, 0.55, 0.7, 0.85, 1.0, 1.2, 1.5, 2.0),
-                       batch_size: int = 500) -> dict:
+                       batch_size: int = 500, max_images: int = CALIBRATION_IMAGES) -> dict:
     """Pick the annealed-mean T on held-out data (the validation split, never the test set). Only the T
     whose ab MSE beats the gray baseline's (ab = 0) count, as colour that costs more error than no colour
     at all is no gain. Among them: the lowest ab MSE of those reaching `colour_target` of the truth's
     colourfulness, else the most colourful one. If no T beats gray: the lowest ab MSE. Sets it on
-    `model.decode` and returns every T's figures."""
+    `model.decode` and returns every T's figures.
+
+    Cheap beside the training it follows: one forward pass per image, every T decoded from those
+    scores at once (`annealed_means`), and at most `max_images` images, evenly spaced (a fixed subset:
+    the same images for every seed), as 12 candidates need no more to be told apart."""
+    if len(L) > max_images:
+        keep = torch.linspace(0, len(L) - 1, max_images).round().long().to(L.device)
+        L, ab = L[keep], ab[keep]
     dec = model.decode
     was = float(dec.temperature)
     # sums stay on the data's device: no host sync per batch and temperature
@@ -432,15 +442,17 @@ def choose_temperature(model: torch.nn.Module, L: torch.Tensor, ab: torch.Tensor
     def rgb_of(L_, ab_):
         return (lab_to_rgb(torch.cat([L_ * L_SCALE, ab_ * AB_SCALE], 1)) * 255).round()
 
-    with torch.no_grad():  # batches outside, temperatures inside: one forward pass per image
+    with torch.no_grad():
         for i in range(0, len(L), batch_size):
             Lb, abb = L[i : i + batch_size].float(), ab[i : i + batch_size].float()
-            raw = model.raw(Lb).float()
+            H, W = Lb.shape[-2:]
+            raw = model.raw(Lb.contiguous(memory_format=torch.channels_last))  # pixel-major scores: no copy below
             truth += colorfulness(rgb_of(Lb, abb)).double().sum()
             gray += abb.double().pow(2).sum()
-            for j, T in enumerate(temperatures):
-                dec.temperature.fill_(T)
-                pred = dec(raw)
+            for j, pred in enumerate(annealed_means(raw, dec.bins, temperatures)):
+                if dec.upsample > 1:  # as the decoder does
+                    pred = F.interpolate(pred, scale_factor=dec.upsample, mode="bilinear", align_corners=False)
+                pred = pred[..., :H, :W]
                 sq[j] += (pred - abb).double().pow(2).sum()
                 colour[j] += colorfulness(rgb_of(Lb, pred)).double().sum()
     n, per_image = len(L), ab[0].numel() / AB_SCALE**2
@@ -457,7 +469,7 @@ def choose_temperature(model: torch.nn.Module, L: torch.Tensor, ab: torch.Tensor
         best = min(rows, key=lambda r: r["ab_mse"] if math.isfinite(r["ab_mse"]) else math.inf)
     dec.temperature.fill_(best["temperature"] if math.isfinite(best["ab_mse"]) else was)
     return {"chosen": best["temperature"], "colour_target": colour_target, "truth_colorfulness": truth,
-            "gray_ab_mse": gray, "grid": rows}
+            "gray_ab_mse": gray, "images": n, "grid": rows}
 
 
 def pretrain_only(cfg: TrainConfig, out: Path, overwrite: bool = False, progress: bool = True, log=print) -> Path:
