@@ -217,7 +217,7 @@ class _Scores(torch.nn.Module):
         super().__init__()
         from colorbench.objectives import AnnealedMean
 
-        self.scores, self.decode = scores, AnnealedMean(2)
+        self.scores, self.decode, self.in_channels = scores, AnnealedMean(2), 1
         self.decode.bins.copy_(torch.tensor([[0.0, 0.0], [0.5, 0.0]]))  # gray, and a = 64
 
     def raw(self, L):
@@ -279,6 +279,38 @@ def test_temperature_is_chosen_on_a_fixed_subset():
     L, ab, scores = _truth_and_scores(2.0)
     d = choose_temperature(_Scores(scores[::2]), L, ab, max_images=4)
     assert d["images"] == 4 and d["chosen"] == 0.2
+
+
+def test_a_network_seeing_more_than_L_trains_evaluates_colorizes_and_exports(tmp_path, sample):
+    """in_channels=4 (L, then three channels network_input fills: zeros for now) goes through the same
+    code as the study's models; weights with another number of inputs are refused in one line."""
+    import numpy as np
+
+    from colorbench.colorize import colorize
+    from colorbench.config import UsageError
+    from colorbench.evaluate import evaluate_checkpoint
+    from colorbench.models import network_input
+    from helpers import photo
+
+    kw = dict(dataset=sample, progress=False, log=lambda *_: None)
+    cfg = TrainConfig(**{**TINY, "epochs": 1, "in_channels": 4, "width": 8})
+    m = train(cfg, tmp_path / "r", **kw)
+    model, info = load_model(tmp_path / "r")
+    assert model.in_channels == 4 and info["model"]["kwargs"]["in_channels"] == 4 and m["final_val_loss"] < 1
+    r = evaluate_checkpoint(tmp_path / "r", test_limit=50, device="cpu", precision="fp32", progress=False)
+    assert r["test_images"] == 50 and 0 < r["summary"]["ab_mse"] < 1000
+    assert colorize(photo(), weights=tmp_path / "r").shape == (48, 64, 3)
+    with pytest.raises(UsageError, match="seeing 4 input channels, this run's sees 1"):
+        train(TrainConfig(**{**cfg.__dict__, "in_channels": 1, "init": str(tmp_path / "r")}), tmp_path / "b", **kw)
+    ort = pytest.importorskip("onnxruntime")
+    from colorbench.export import export_onnx
+
+    sess = ort.InferenceSession(str(export_onnx(tmp_path / "r", tmp_path / "m.onnx")))
+    assert [i.name for i in sess.get_inputs()] == ["L", "extra"]
+    x = network_input(torch.rand(2, 1, 20, 27), 4)
+    got = sess.run(None, {"L": x[:, :1].numpy(), "extra": x[:, 1:].numpy()})[0]
+    with torch.no_grad():
+        assert np.abs(got - model(x).numpy()).max() < 1e-4
 
 
 def test_going_on_from_weights_starts_where_they_stopped(tmp_path, sample):

@@ -29,6 +29,7 @@ SHIPPED = {"default": ("colorbench-default.safetensors", "colorbench-study.safet
 class TrainConfig:
     model: str = "cnn"
     width: int = 0  # 0: the model's own default width (64 for the study's models)
+    in_channels: int = 1  # what the network sees: L, then channels models.network_input fills (zeros for now)
     loss: str = "mse"  # objectives registry: mse (the study's), l1, ssim, classification
     rebalance: float = 0.5  # classification: lambda of the class rebalancing (Zhang et al. 2016)
     temperature: float = 0.0  # classification: annealed-mean T; 0 = chosen on the validation split
@@ -128,7 +129,7 @@ def validate(cfg: TrainConfig) -> TrainConfig:
         raise UsageError(f"unknown augmentation {cfg.augment!r}; choose one of: {', '.join(AUGMENTATIONS)}")
     if cfg.precision not in PRECISIONS:
         raise UsageError(f"unknown precision {cfg.precision!r}; choose one of: {', '.join(PRECISIONS)}")
-    for name in ("epochs", "batch_size", "eval_batch_size"):
+    for name in ("epochs", "batch_size", "eval_batch_size", "in_channels"):
         if getattr(cfg, name) < 1:
             raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(cfg, name)}")
     for name in ("train_limit", "val_limit", "threads", "size", "width"):

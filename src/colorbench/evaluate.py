@@ -209,12 +209,14 @@ def _mean(v: torch.Tensor) -> float:
 def model_predictor(model: torch.nn.Module, device: str | torch.device = "cpu", precision: str = "fp32") -> Predictor:
     """A trained model as a predictor; `precision` "bf16" runs its forward pass under bf16 autocast
     (the metrics are computed in float64 whatever it is)."""
+    from .models import network_input
+
     device = torch.device(device)
     model = model.to(device).eval()
 
     def predict(L: torch.Tensor) -> torch.Tensor:
         with autocast(device, precision):
-            return model(L).float()
+            return model(network_input(L, model.in_channels)).float()
 
     return predict
 

@@ -32,7 +32,7 @@ from .data import Dataset, load_dataset, stratified_split
 from .distributed import SINGLE, World, check_batch, world_from_env
 from .evaluate import colorfulness
 from .hardware import autocast, device_name, resolve_device, resolve_precision
-from .models import count_params, create_model, forward_flops, save_model
+from .models import count_params, create_model, forward_flops, network_input, save_model
 from .objectives import Objective, annealed_means, create_objective, objective_from_spec
 from .persist import (FolderLock, ReadError, claim_folder, load_state, load_tensors, read_json, save_state, sha256_file,
                       write_json, write_text)
@@ -118,7 +118,7 @@ def evaluate_loss(model: torch.nn.Module, lab: torch.Tensor, batch_size: int, pr
     for i in range(0, len(lab), batch_size):
         xb = lab[i : i + batch_size]
         with autocast(lab.device, precision):
-            pred = model(xb[:, :1])
+            pred = model(network_input(xb, model.in_channels))
         total[0] += F.mse_loss(pred.float(), xb[:, 1:], reduction="sum").double()
     total[1] = lab[:, 1:].numel()
     model.train(was_training)
@@ -147,8 +147,13 @@ def _warm_start(cfg: TrainConfig, state: dict | None) -> tuple[dict[str, torch.T
     if "pretext" in info:  # an encoder from `colorbench pretrain`: load_encoder's job
         return None, None
     spec = info.get("model") or {}
-    probe = create_model(cfg.model, objective_from_spec(spec.get("objective")), width=cfg.width or None)
+    probe = create_model(cfg.model, objective_from_spec(spec.get("objective")), cfg.in_channels,
+                         width=cfg.width or None)
     want = {k: v.shape for k, v in probe.state_dict().items()}
+    inputs = (spec.get("kwargs") or {}).get("in_channels", 1)
+    if spec.get("name") == cfg.model and inputs != cfg.in_channels:
+        raise UsageError(f"{cfg.init}: weights of a network seeing {inputs} input channels, this run's sees "
+                         f"{cfg.in_channels} (--in-channels); go on from weights with the same inputs")
     if (spec.get("name") != cfg.model or (spec.get("objective") or {"name": "mse"})["name"] != cfg.loss
             or {k: v.shape for k, v in tensors.items()} != want):
         raise UsageError(f"{cfg.init}: weights of {spec.get('name')!r} {spec.get('kwargs', {})}, not of this "
@@ -264,7 +269,7 @@ def _train_loop(cfg: TrainConfig, out: Path, state: dict | None, data: Prepared,
     elif cfg.loss == "classification":  # its bins travel with the weights it goes on from
         objective.n_bins = start_from["decode.bins"].shape[0]
     torch.manual_seed(cfg.seed)
-    model = create_model(cfg.model, objective, width=cfg.width or None).to(device)
+    model = create_model(cfg.model, objective, cfg.in_channels, width=cfg.width or None).to(device)
     params, flops = count_params(model), forward_flops(model, data.train.shape[-1])
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
@@ -330,11 +335,11 @@ def _train_loop(cfg: TrainConfig, out: Path, state: dict | None, data: Prepared,
             global_count = len(xb)
             if world.active:
                 xb = xb.tensor_split(world.size)[world.rank]  # this process's share
-            L, ab = xb[:, :1], xb[:, 1:]
+            x, L, ab = network_input(xb, cfg.in_channels), xb[:, :1], xb[:, 1:]
             if cfg.channels_last:
-                L = L.contiguous(memory_format=torch.channels_last)
+                x = x.contiguous(memory_format=torch.channels_last)
             with autocast(device, precision):
-                raw = step_fn(L)
+                raw = step_fn(x)
             loss = objective.loss(raw, ab, L)  # in float32, outside autocast
             opt.zero_grad(set_to_none=True)
             if world.active:  # the mean over the global batch, once DDP averages over processes
@@ -405,8 +410,8 @@ class RawOutput(torch.nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, L: torch.Tensor) -> torch.Tensor:
-        return self.model.raw(L)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model.raw(x)
 
 
 def _line(h: dict) -> str:
@@ -446,7 +451,8 @@ def choose_temperature(model: torch.nn.Module, L: torch.Tensor, ab: torch.Tensor
         for i in range(0, len(L), batch_size):
             Lb, abb = L[i : i + batch_size].float(), ab[i : i + batch_size].float()
             H, W = Lb.shape[-2:]
-            raw = model.raw(Lb.contiguous(memory_format=torch.channels_last))  # pixel-major scores: no copy below
+            x = network_input(Lb, model.in_channels).contiguous(memory_format=torch.channels_last)
+            raw = model.raw(x)  # channels last: pixel-major scores, no copy in annealed_means
             truth += colorfulness(rgb_of(Lb, abb)).double().sum()
             gray += abb.double().pow(2).sum()
             for j, pred in enumerate(annealed_means(raw, dec.bins, temperatures)):
