@@ -29,7 +29,7 @@ SHIPPED = {"default": ("colorbench-default.safetensors", "colorbench-study.safet
 class TrainConfig:
     model: str = "cnn"
     width: int = 0  # 0: the model's own default width (64 for the study's models)
-    in_channels: int = 1  # what the network sees: L, then channels models.network_input fills (zeros for now)
+    in_channels: int = 1  # what the network sees: L, then channels inputs.network_input fills (zeros for now)
     loss: str = "mse"  # objectives registry: mse (the study's), l1, ssim, classification
     rebalance: float = 0.5  # classification: lambda of the class rebalancing (Zhang et al. 2016)
     temperature: float = 0.0  # classification: annealed-mean T; 0 = chosen on the validation split
@@ -119,7 +119,7 @@ def validate(cfg: TrainConfig) -> TrainConfig:
     """Every value checked before anything is created: a bad one is one clear line."""
     from .augment import AUGMENTATIONS
     from .models import list_models
-    from .objectives import list_objectives
+    from .objectives import OBJECTIVES, list_objectives
 
     if cfg.model not in list_models():
         raise UsageError(f"unknown model {cfg.model!r}; choose one of: {', '.join(list_models())}")
@@ -139,12 +139,11 @@ def validate(cfg: TrainConfig) -> TrainConfig:
         raise UsageError(f"--val-fraction must be between 0 and 1, got {cfg.val_fraction}")
     if not cfg.lr > 0:
         raise UsageError(f"--lr must be positive, got {cfg.lr}")
-    if not 0 <= cfg.rebalance <= 1:
-        raise UsageError(f"--rebalance must be in [0, 1], got {cfg.rebalance}")
-    if cfg.mse_weight < 0:
-        raise UsageError(f"--mse-weight must be 0 or more, got {cfg.mse_weight}")
-    if cfg.temperature < 0:
-        raise UsageError(f"--temperature must be positive (or 0: choose on validation), got {cfg.temperature}")
+    for name in list_objectives():  # every objective's options checked, whichever --loss: the checks live in them
+        try:
+            OBJECTIVES[name].from_config(cfg)
+        except ValueError as e:
+            raise UsageError(str(e)) from None
     return cfg
 
 
@@ -192,6 +191,14 @@ def preset_compare(name: str, arms=None, seeds=None, test_limit=None, jobs=None)
 ARM_FIXED = {"seed", "data", "size", "val_fraction", "split_seed", "device", "threads", "val_limit"}
 
 
+def _yes_or_no(value: str) -> bool:
+    """An arm's bool field: true/false, yes/no or 1/0; anything else (a typo) is an error, never False."""
+    v = value.lower()
+    if v in ("1", "true", "yes", "0", "false", "no"):
+        return v in ("1", "true", "yes")
+    raise ValueError(value)
+
+
 def parse_arm(spec: str, base: TrainConfig) -> TrainConfig:
     """`MODEL[,field=value...]` on top of the comparison's base config. Fields that would make the
     arms' numbers incomparable (data, split, test conditions) cannot differ between arms."""
@@ -208,8 +215,7 @@ def parse_arm(spec: str, base: TrainConfig) -> TrainConfig:
             raise UsageError(f"arm {spec!r}: {key} must be the same for every arm; set it for the whole compare")
         typ = types[key] if isinstance(types[key], str) else types[key].__name__
         try:
-            over[key] = {"int": int, "float": float, "bool": lambda v: v.lower() in ("1", "true", "yes")}.get(
-                typ, str)(value.strip())
+            over[key] = {"int": int, "float": float, "bool": _yes_or_no}.get(typ, str)(value.strip())
         except ValueError:
             raise UsageError(f"arm {spec!r}: {key} must be a {typ}, got {value!r}") from None
     return validate(_replace(base, over))

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..inputs import network_input  # noqa: F401 (re-exported: models.network_input)
 from ..objectives import Objective, create_objective, objective_from_spec
 from ..persist import ReadError, load_tensors, read_header, save_tensors
 
@@ -81,18 +82,6 @@ def head(cin: int, out_channels: int = 2) -> nn.Sequential:
     conv = nn.Conv2d(cin, out_channels, k, padding=k // 2)
     stride = _HEAD_STRIDE.get()
     return nn.Sequential(conv) if stride == 1 else nn.Sequential(nn.AvgPool2d(stride, ceil_mode=True), conv)
-
-
-def network_input(lab: torch.Tensor, in_channels: int = 1) -> torch.Tensor:
-    """What a network sees, from a normalised batch whose first channel is L/100 (a LAB batch
-    (B, 3, H, W) in training, L alone (B, 1, H, W) when colorizing) -> (B, in_channels, H, W): L, then
-    the channels a later input fills (colour hints, a previous frame), zeros until one does (as
-    richzhang/colorization's hints default to zeros). The training loop, evaluate, colorize and export
-    all build their input here, so a new input changes this function, never them."""
-    L = lab[:, :1]
-    if in_channels == 1:
-        return L
-    return torch.cat([L, L.new_zeros(L.shape[0], in_channels - 1, *L.shape[2:])], 1)
 
 
 class Colorizer(nn.Module):
