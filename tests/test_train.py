@@ -34,6 +34,13 @@ def test_study_preset_is_the_studys_protocol():
         preset("nope")
 
 
+def test_what_a_resume_or_an_arm_may_change_is_said_by_the_fields_themselves():
+    from colorbench.config import ARM_FIXED, RESUMABLE_CHANGES
+
+    assert RESUMABLE_CHANGES == {"epochs", "lr", "device", "precision", "threads", "compile", "eval_batch_size"}
+    assert ARM_FIXED == {"seed", "data", "size", "val_fraction", "split_seed", "device", "threads", "val_limit"}
+
+
 def test_augment_gives_the_eight_symmetries_of_a_square():
     x = torch.rand(512, 3, 5, 5)
     out = augment(x, torch.Generator().manual_seed(0))

@@ -8,7 +8,7 @@ A compare runs *arms*: a model name, optionally with training fields changed, wr
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 
 class UsageError(ValueError):
@@ -25,6 +25,15 @@ SHIPPED = {"default": ("colorbench-default.safetensors", "colorbench-study.safet
            "study": ("colorbench-study.safetensors",)}  # the study's U-Net on CIFAR-10, kept by name
 
 
+# What a field's declaration says about it, so no list is kept in step with TrainConfig by hand:
+RESUMABLE = "resumable"  # a resumed run may change it: it alters neither the data seen nor the order it is seen in
+SAME_FOR_ARMS = "same_for_arms"  # every arm of a compare shares it (data, split, test conditions): comparable numbers
+
+
+def _marked(default, *marks: str):
+    return field(default=default, metadata=dict.fromkeys(marks, True))
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     model: str = "cnn"
@@ -38,24 +47,24 @@ class TrainConfig:
     ssim_weight: float = 1.0  # ssim: weight of (1 - SSIM) beside the MSE
     init: str = ""  # a pretrained encoder (`colorbench pretrain`'s file, or "pretrain"), or weights of this model to go on from
     pretrain_epochs: int = 3  # init "pretrain": epochs of the pretext task (classifying the training split)
-    data: str = "cifar10"  # "cifar10", "sample", or a path (see data.load_dataset)
-    size: int = 0  # 0: the source's own size; else crop/resize to size x size
-    epochs: int = 10
+    data: str = _marked("cifar10", SAME_FOR_ARMS)  # "cifar10", "sample", or a path (see data.load_dataset)
+    size: int = _marked(0, SAME_FOR_ARMS)  # 0: the source's own size; else crop/resize to size x size
+    epochs: int = _marked(10, RESUMABLE)
     batch_size: int = 64
-    lr: float = 1e-3  # Adam, as in the study
-    val_fraction: float = 0.2  # the study's 80/20 split of the training set
-    split_seed: int = 0  # the split stays fixed across training seeds
+    lr: float = _marked(1e-3, RESUMABLE)  # Adam, as in the study
+    val_fraction: float = _marked(0.2, SAME_FOR_ARMS)  # the study's 80/20 split of the training set
+    split_seed: int = _marked(0, SAME_FOR_ARMS)  # the split stays fixed across training seeds
     train_limit: int = 0  # 0: the whole training split; else a stratified subset of this many
-    val_limit: int = 0  # 0: the whole validation split; else a stratified subset of this many
+    val_limit: int = _marked(0, SAME_FOR_ARMS)  # 0: the whole validation split; else a stratified subset of this many
     augment: str = "study"  # none | study (flips and 90-degree turns) | strong (+ crops, small rotations) | photo
-    seed: int = 0  # weights init, shuffling, augmentation; `compare` runs several
-    device: str = "auto"  # "auto": cuda if available, else cpu
-    precision: str = "auto"  # auto | fp32 | bf16 autocast; auto measures what pays on this machine
+    seed: int = _marked(0, SAME_FOR_ARMS)  # weights init, shuffling, augmentation; `compare` runs several
+    device: str = _marked("auto", RESUMABLE, SAME_FOR_ARMS)  # "auto": cuda if available, else cpu
+    precision: str = _marked("auto", RESUMABLE)  # auto | fp32 | bf16 autocast; auto measures what pays on this machine
     channels_last: bool = True  # measured: ~1.3x faster on CPU for these convs
-    compile: bool = False  # torch.compile: slower than eager on CPU here (measured)
-    threads: int = 0  # 0: torch's default (one per physical core)
+    compile: bool = _marked(False, RESUMABLE)  # torch.compile: slower than eager on CPU here (measured)
+    threads: int = _marked(0, RESUMABLE, SAME_FOR_ARMS)  # 0: torch's default (one per physical core)
     deterministic: bool = False  # one thread and deterministic kernels: bitwise repeatable anywhere, slower
-    eval_batch_size: int = 1000
+    eval_batch_size: int = _marked(1000, RESUMABLE)
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
@@ -69,8 +78,7 @@ class TrainConfig:
         return cls(**{k: v for k, v in d.items() if k in known})
 
 
-# Fields a resumed run may change: they alter neither the data seen nor the order it is seen in.
-RESUMABLE_CHANGES = {"epochs", "lr", "device", "precision", "threads", "compile", "eval_batch_size"}
+RESUMABLE_CHANGES = {f.name for f in fields(TrainConfig) if f.metadata.get(RESUMABLE)}
 
 
 @dataclass(frozen=True)
@@ -188,7 +196,7 @@ def preset_compare(name: str, arms=None, seeds=None, test_limit=None, jobs=None)
     return cfg
 
 
-ARM_FIXED = {"seed", "data", "size", "val_fraction", "split_seed", "device", "threads", "val_limit"}
+ARM_FIXED = {f.name for f in fields(TrainConfig) if f.metadata.get(SAME_FOR_ARMS)}
 
 
 def _yes_or_no(value: str) -> bool:
