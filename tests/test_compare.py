@@ -84,3 +84,12 @@ def test_arms_with_changes_and_their_checks(tmp_path):
         with pytest.raises(ValueError, match=words):
             compare(preset_compare("smoke", arms=["cnn", bad]), {}, tmp_path / "d", progress=False)
         assert not (tmp_path / "d").exists()  # refused before anything was created
+
+
+def test_an_arms_bool_field_refuses_a_typo():
+    from colorbench.config import TrainConfig, UsageError, parse_arm
+
+    assert parse_arm("cnn,channels_last=no", TrainConfig()).channels_last is False
+    assert parse_arm("cnn,deterministic=True", TrainConfig()).deterministic is True
+    with pytest.raises(UsageError, match="deterministic must be a bool, got 'ture'"):
+        parse_arm("cnn,deterministic=ture", TrainConfig())

@@ -45,6 +45,18 @@ def test_ssim_matches_skimage(size):
         assert got[i].item() == pytest.approx(want, abs=1e-9)
 
 
+@pytest.mark.parametrize("size", [32, 80])
+def test_ssim_in_the_images_own_dtype_is_the_loss_and_differentiable(size):
+    """The SSIM loss trains with this same function in float32 (dtype=None): the float64 metric's
+    values, and a gradient."""
+    a, b = rand_images(size=size, seed=1) / 255, (rand_images(size=size, seed=2) / 255).requires_grad_()
+    got = ssim(a, b, 1.0, dtype=None)
+    assert got.dtype == torch.float32
+    torch.testing.assert_close(got.double(), ssim(a, b.detach(), 1.0), atol=1e-5, rtol=0)
+    got.sum().backward()
+    assert torch.isfinite(b.grad).all() and b.grad.abs().sum() > 0
+
+
 # Sharma, Wu & Dalal (2005), Table 1: pairs 1, 2, 7, 17, 20 and 25 and their published differences
 SHARMA = [((50.0, 2.6772, -79.7751), (50.0, 0.0, -82.7485), 2.0425),
           ((50.0, 3.1571, -77.2803), (50.0, 0.0, -82.7485), 2.8615),

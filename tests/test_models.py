@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from colorbench.models import count_params, create_model, forward_flops, list_models, load_model, save_model
+from colorbench.models import (count_params, create_model, forward_flops, list_models, load_model, network_input,
+                               save_model)
 from colorbench.objectives import create_objective, list_objectives
 
 
@@ -109,6 +110,28 @@ def test_weights_round_trip(tmp_path, name, loss):
     (tmp_path / "bad.safetensors").write_bytes(b"garbage")
     with pytest.raises(ValueError, match="not a colorbench weights file"):
         load_model(tmp_path / "bad.safetensors")
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_what_the_network_sees_is_a_choice_that_travels_with_the_weights(tmp_path, name):
+    """in_channels=4: L and three more channels (network_input: zeros until an input fills them);
+    the spec records it (L alone keeps the spec it always had), the loader and FLOP count honour it."""
+    m = create_model(name, width=8, in_channels=4).eval()
+    assert m.in_channels == 4 and m.spec["kwargs"] == {"width": 8, "in_channels": 4}
+    lab = torch.rand(2, 3, 12, 12)
+    x = network_input(lab, 4)
+    assert x.shape == (2, 4, 12, 12) and torch.equal(x[:, :1], lab[:, :1]) and not x[:, 1:].any()
+    assert torch.equal(network_input(lab, 1), lab[:, :1])
+    assert m(x).shape == (2, 2, 12, 12)
+    with pytest.raises(ValueError, match=r"shaped \(B, 4, H, W\), got \(2, 1, 12, 12\)"):
+        m(torch.rand(2, 1, 12, 12))
+    save_model(m, tmp_path / "w.safetensors")
+    m2, info = load_model(tmp_path / "w.safetensors")
+    assert m2.in_channels == 4 and info["model"]["kwargs"]["in_channels"] == 4
+    torch.testing.assert_close(m(x), m2(x), rtol=0, atol=0)
+    assert forward_flops(m, 16) > forward_flops(create_model(name, width=8).eval(), 16)
+    with pytest.raises(ValueError, match="in_channels must be"):
+        create_model(name, in_channels=0)
 
 
 def test_classification_with_an_mse_term_adds_it_to_the_cross_entropy():

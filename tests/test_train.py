@@ -13,6 +13,7 @@ from colorbench.data import load_dataset
 from colorbench.models import load_model
 from colorbench.augment import flips_and_turns as augment
 from colorbench.config import TrainConfig, preset_train as preset
+from colorbench.objectives import Objective
 from colorbench.train import TrainingError, train
 
 TINY = dict(data="sample", train_limit=256, epochs=2, batch_size=32, eval_batch_size=200)
@@ -31,6 +32,13 @@ def test_study_preset_is_the_studys_protocol():
     assert preset("quick").epochs == 3 and preset("quick").train_limit == 10_000
     with pytest.raises(ValueError, match="unknown preset"):
         preset("nope")
+
+
+def test_what_a_resume_or_an_arm_may_change_is_said_by_the_fields_themselves():
+    from colorbench.config import ARM_FIXED, RESUMABLE_CHANGES
+
+    assert RESUMABLE_CHANGES == {"epochs", "lr", "device", "precision", "threads", "compile", "eval_batch_size"}
+    assert ARM_FIXED == {"seed", "data", "size", "val_fraction", "split_seed", "device", "threads", "val_limit"}
 
 
 def test_augment_gives_the_eight_symmetries_of_a_square():
@@ -197,17 +205,22 @@ def test_deterministic_runs_are_bitwise_equal_and_single_threaded(tmp_path, samp
 def test_pretrained_encoder_initialises_the_colorizer(tmp_path, sample):
     """init=pretrain: the encoder is trained on the training split's labels first, then copied in."""
     kw = dict(dataset=sample, progress=False, log=lambda *_: None)
-    m = train(TrainConfig(**{**TINY, "epochs": 1, "init": "pretrain", "pretrain_epochs": 1}), tmp_path / "p", **kw)
-    assert m["pretext"]["tensors"] == 6 and 0 <= m["pretext"]["val_accuracy"] <= 1  # cnn: 3 convs x (w, b)
-    assert (tmp_path / "p" / "pretrain.safetensors").exists()
+    from colorbench.models import create_model
+    from colorbench.persist import read_header
     from colorbench.pretrain import load_encoder
 
-    fresh = load_model(tmp_path / "p")[0]
+    m = train(TrainConfig(**{**TINY, "epochs": 1, "init": "pretrain", "pretrain_epochs": 1}), tmp_path / "p", **kw)
+    pre_file = tmp_path / "p" / "pretrain.safetensors"
+    assert m["pretext"]["tensors"] == 6  # cnn: 3 convs x (w, b)
+    assert m["pretext"]["val_accuracy"] == read_header(pre_file, "encoder")[1]["val_accuracy"]  # the file's own
+    # copied: after a few small Adam steps the encoder is still near the pretrained one, far from a fresh init
+    pre, trained = load_file(pre_file), load_model(tmp_path / "p")[0].state_dict()
+    torch.manual_seed(0)
+    scratch = create_model("cnn").state_dict()
+    assert len(pre) == 6 and all((trained[k] - v).abs().max() < (trained[k] - scratch[k]).abs().max() / 4
+                                 for k, v in pre.items() if k.endswith("weight"))
     with pytest.raises(ValueError, match="not for 'unet'"):
-        from colorbench.models import create_model
-
-        load_encoder(create_model("unet"), tmp_path / "p" / "pretrain.safetensors")
-    assert fresh is not None
+        load_encoder(create_model("unet"), pre_file)
 
 
 class _Scores(torch.nn.Module):
@@ -217,7 +230,7 @@ class _Scores(torch.nn.Module):
         super().__init__()
         from colorbench.objectives import AnnealedMean
 
-        self.scores, self.decode = scores, AnnealedMean(2)
+        self.scores, self.decode, self.in_channels = scores, AnnealedMean(2), 1
         self.decode.bins.copy_(torch.tensor([[0.0, 0.0], [0.5, 0.0]]))  # gray, and a = 64
 
     def raw(self, L):
@@ -233,7 +246,7 @@ def _truth_and_scores(margin):
 
 
 def test_annealed_mean_temperature_choice_on_held_out_data():
-    from colorbench.train import choose_temperature
+    from colorbench.objectives import choose_temperature
 
     # right and sure: the coldest T is near the truth (error < 1 ab unit), the most vivid, and chosen
     L, ab, scores = _truth_and_scores(2.0)
@@ -274,11 +287,88 @@ def test_all_temperatures_at_once_equal_the_decoder_at_each():
 
 def test_temperature_is_chosen_on_a_fixed_subset():
     """Past max_images, an evenly spaced subset decides: the same images, so the same choice."""
-    from colorbench.train import choose_temperature
+    from colorbench.objectives import choose_temperature
 
     L, ab, scores = _truth_and_scores(2.0)
     d = choose_temperature(_Scores(scores[::2]), L, ab, max_images=4)
     assert d["images"] == 4 and d["chosen"] == 0.2
+
+
+def test_a_network_seeing_more_than_L_trains_evaluates_colorizes_and_exports(tmp_path, sample):
+    """in_channels=4 (L, then three channels network_input fills: zeros for now) goes through the same
+    code as the study's models; weights with another number of inputs are refused in one line."""
+    import numpy as np
+
+    from colorbench.colorize import colorize
+    from colorbench.config import UsageError
+    from colorbench.evaluate import evaluate_checkpoint
+    from colorbench.models import network_input
+    from helpers import photo
+
+    kw = dict(dataset=sample, progress=False, log=lambda *_: None)
+    cfg = TrainConfig(**{**TINY, "epochs": 1, "in_channels": 4, "width": 8})
+    m = train(cfg, tmp_path / "r", **kw)
+    model, info = load_model(tmp_path / "r")
+    assert model.in_channels == 4 and info["model"]["kwargs"]["in_channels"] == 4 and m["final_val_loss"] < 1
+    r = evaluate_checkpoint(tmp_path / "r", test_limit=50, device="cpu", precision="fp32", progress=False)
+    assert r["test_images"] == 50 and 0 < r["summary"]["ab_mse"] < 1000
+    assert colorize(photo(), weights=tmp_path / "r").shape == (48, 64, 3)
+    with pytest.raises(UsageError, match="seeing 4 input channels, this run's sees 1"):
+        train(TrainConfig(**{**cfg.__dict__, "in_channels": 1, "init": str(tmp_path / "r")}), tmp_path / "b", **kw)
+    ort = pytest.importorskip("onnxruntime")
+    from colorbench.export import export_onnx
+
+    sess = ort.InferenceSession(str(export_onnx(tmp_path / "r", tmp_path / "m.onnx")))
+    assert [i.name for i in sess.get_inputs()] == ["L", "extra"]
+    x = network_input(torch.rand(2, 1, 20, 27), 4)
+    got = sess.run(None, {"L": x[:, :1].numpy(), "extra": x[:, 1:].numpy()})[0]
+    with torch.no_grad():
+        assert np.abs(got - model(x).numpy()).max() < 1e-4
+
+
+class _Shrunk(Objective):
+    """A small objective registered by this test alone: L1 of tanh outputs (decoded by the base
+    class's tanh); `fit` notes the training ab's spread and `calibrate` reports it."""
+
+    name = "shrunk_test"
+    spread = 0.0
+
+    def fit(self, train_ab):
+        self.spread = float(train_ab.abs().mean())
+
+    def loss(self, raw, ab, L):
+        return (torch.tanh(raw.float()) - ab).abs().mean()
+
+    def calibrate(self, model, val, batch_size, log=print):
+        log(f"fitted spread {self.spread:.3f}")
+        return {"chosen": 1.0, "images": len(val), "spread": self.spread}
+
+
+def test_an_objective_is_one_class_that_trains_evaluates_and_exports(tmp_path, sample, monkeypatch):
+    """Registered here, in the test file: the loop calls its hooks (fit, loss, calibrate) without asking
+    which objective it holds, and evaluate and ONNX export need nothing more."""
+    import numpy as np
+
+    from colorbench.evaluate import evaluate_checkpoint
+    from colorbench.objectives import OBJECTIVES
+
+    monkeypatch.setitem(OBJECTIVES, _Shrunk.name, _Shrunk)
+    lines = []
+    kw = dict(dataset=sample, progress=False, log=lines.append)
+    m = train(TrainConfig(**{**TINY, "epochs": 1, "width": 8, "loss": "shrunk_test"}), tmp_path / "r", **kw)
+    assert m["loss"] == "shrunk_test" and m["decoding"]["images"] == m["val_images"] and 0 < m["decoding"]["spread"] < 1
+    assert any("fitted spread" in line for line in lines)
+    model, info = load_model(tmp_path / "r")
+    assert info["model"]["objective"]["name"] == "shrunk_test" and info["decoding"]["chosen"] == 1.0
+    r = evaluate_checkpoint(tmp_path / "r", test_limit=50, device="cpu", precision="fp32", progress=False)
+    assert 0 < r["summary"]["ab_mse"] < 1000
+    ort = pytest.importorskip("onnxruntime")
+    from colorbench.export import export_onnx
+
+    sess = ort.InferenceSession(str(export_onnx(tmp_path / "r", tmp_path / "m.onnx")))
+    x = torch.rand(2, 1, 20, 27)
+    with torch.no_grad():
+        assert np.abs(sess.run(None, {"L": x.numpy()})[0] - model(x).numpy()).max() < 1e-4
 
 
 def test_going_on_from_weights_starts_where_they_stopped(tmp_path, sample):

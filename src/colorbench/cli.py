@@ -103,6 +103,8 @@ def train_help() -> dict[str, str]:
     return {
         "model": f"the network: {', '.join(list_models())} (colorbench models describes them)",
         "width": "the network's width (channels of its first level); 0: the model's own (64 for the study's models)",
+        "in_channels": "channels the network sees: 1 is L; more are L then channels left for later inputs "
+                       "(colour hints, a previous frame), zeros for now",
         "loss": f"the objective: {', '.join(list_objectives())} (mse is the study's)",
         "rebalance": "classification: lambda of the class rebalancing, 0 to 1 (Zhang et al. 2016)",
         "temperature": "classification: annealed-mean temperature T; 0: chosen on the validation split",

@@ -25,7 +25,7 @@ from .color import AB_SCALE, L_SCALE, gray_of_lightness, lab_to_rgb, rgb_to_lab
 from .config import SHIPPED, UsageError
 from .hardware import autocast, resolve_device, resolve_precision
 from .data import IMAGE_SUFFIXES, DataError, read_image
-from .models import Colorizer, load_model
+from .models import Colorizer, load_model, network_input
 from .persist import atomic_write
 
 DEFAULT_SIZE = 128  # network input short side when the weights recommend none
@@ -89,7 +89,7 @@ def predict_ab(model: torch.nn.Module, L: torch.Tensor, size: int, precision: st
     small = F.interpolate(L / L_SCALE, size=(h, w), mode="area") if (h, w) != (H, W) else L / L_SCALE
     p = next(model.parameters())
     with autocast(p.device, precision):
-        ab = model(small.to(p.device, p.dtype)).float().to(L.device) * AB_SCALE
+        ab = model(network_input(small.to(p.device, p.dtype), model.in_channels)).float().to(L.device) * AB_SCALE
     if (h, w) != (H, W):
         ab = F.interpolate(ab, size=(H, W), mode="bilinear", align_corners=False)
     return ab

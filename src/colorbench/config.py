@@ -8,7 +8,7 @@ A compare runs *arms*: a model name, optionally with training fields changed, wr
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 
 class UsageError(ValueError):
@@ -25,10 +25,20 @@ SHIPPED = {"default": ("colorbench-default.safetensors", "colorbench-study.safet
            "study": ("colorbench-study.safetensors",)}  # the study's U-Net on CIFAR-10, kept by name
 
 
+# What a field's declaration says about it, so no list is kept in step with TrainConfig by hand:
+RESUMABLE = "resumable"  # a resumed run may change it: it alters neither the data seen nor the order it is seen in
+SAME_FOR_ARMS = "same_for_arms"  # every arm of a compare shares it (data, split, test conditions): comparable numbers
+
+
+def _marked(default, *marks: str):
+    return field(default=default, metadata=dict.fromkeys(marks, True))
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     model: str = "cnn"
     width: int = 0  # 0: the model's own default width (64 for the study's models)
+    in_channels: int = 1  # what the network sees: L, then channels inputs.network_input fills (zeros for now)
     loss: str = "mse"  # objectives registry: mse (the study's), l1, ssim, classification
     rebalance: float = 0.5  # classification: lambda of the class rebalancing (Zhang et al. 2016)
     temperature: float = 0.0  # classification: annealed-mean T; 0 = chosen on the validation split
@@ -37,24 +47,24 @@ class TrainConfig:
     ssim_weight: float = 1.0  # ssim: weight of (1 - SSIM) beside the MSE
     init: str = ""  # a pretrained encoder (`colorbench pretrain`'s file, or "pretrain"), or weights of this model to go on from
     pretrain_epochs: int = 3  # init "pretrain": epochs of the pretext task (classifying the training split)
-    data: str = "cifar10"  # "cifar10", "sample", or a path (see data.load_dataset)
-    size: int = 0  # 0: the source's own size; else crop/resize to size x size
-    epochs: int = 10
+    data: str = _marked("cifar10", SAME_FOR_ARMS)  # "cifar10", "sample", or a path (see data.load_dataset)
+    size: int = _marked(0, SAME_FOR_ARMS)  # 0: the source's own size; else crop/resize to size x size
+    epochs: int = _marked(10, RESUMABLE)
     batch_size: int = 64
-    lr: float = 1e-3  # Adam, as in the study
-    val_fraction: float = 0.2  # the study's 80/20 split of the training set
-    split_seed: int = 0  # the split stays fixed across training seeds
+    lr: float = _marked(1e-3, RESUMABLE)  # Adam, as in the study
+    val_fraction: float = _marked(0.2, SAME_FOR_ARMS)  # the study's 80/20 split of the training set
+    split_seed: int = _marked(0, SAME_FOR_ARMS)  # the split stays fixed across training seeds
     train_limit: int = 0  # 0: the whole training split; else a stratified subset of this many
-    val_limit: int = 0  # 0: the whole validation split; else a stratified subset of this many
+    val_limit: int = _marked(0, SAME_FOR_ARMS)  # 0: the whole validation split; else a stratified subset of this many
     augment: str = "study"  # none | study (flips and 90-degree turns) | strong (+ crops, small rotations) | photo
-    seed: int = 0  # weights init, shuffling, augmentation; `compare` runs several
-    device: str = "auto"  # "auto": cuda if available, else cpu
-    precision: str = "auto"  # auto | fp32 | bf16 autocast; auto measures what pays on this machine
+    seed: int = _marked(0, SAME_FOR_ARMS)  # weights init, shuffling, augmentation; `compare` runs several
+    device: str = _marked("auto", RESUMABLE, SAME_FOR_ARMS)  # "auto": cuda if available, else cpu
+    precision: str = _marked("auto", RESUMABLE)  # auto | fp32 | bf16 autocast; auto measures what pays on this machine
     channels_last: bool = True  # measured: ~1.3x faster on CPU for these convs
-    compile: bool = False  # torch.compile: slower than eager on CPU here (measured)
-    threads: int = 0  # 0: torch's default (one per physical core)
+    compile: bool = _marked(False, RESUMABLE)  # torch.compile: slower than eager on CPU here (measured)
+    threads: int = _marked(0, RESUMABLE, SAME_FOR_ARMS)  # 0: torch's default (one per physical core)
     deterministic: bool = False  # one thread and deterministic kernels: bitwise repeatable anywhere, slower
-    eval_batch_size: int = 1000
+    eval_batch_size: int = _marked(1000, RESUMABLE)
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
@@ -68,8 +78,7 @@ class TrainConfig:
         return cls(**{k: v for k, v in d.items() if k in known})
 
 
-# Fields a resumed run may change: they alter neither the data seen nor the order it is seen in.
-RESUMABLE_CHANGES = {"epochs", "lr", "device", "precision", "threads", "compile", "eval_batch_size"}
+RESUMABLE_CHANGES = {f.name for f in fields(TrainConfig) if f.metadata.get(RESUMABLE)}
 
 
 @dataclass(frozen=True)
@@ -118,7 +127,7 @@ def validate(cfg: TrainConfig) -> TrainConfig:
     """Every value checked before anything is created: a bad one is one clear line."""
     from .augment import AUGMENTATIONS
     from .models import list_models
-    from .objectives import list_objectives
+    from .objectives import OBJECTIVES, list_objectives
 
     if cfg.model not in list_models():
         raise UsageError(f"unknown model {cfg.model!r}; choose one of: {', '.join(list_models())}")
@@ -128,7 +137,7 @@ def validate(cfg: TrainConfig) -> TrainConfig:
         raise UsageError(f"unknown augmentation {cfg.augment!r}; choose one of: {', '.join(AUGMENTATIONS)}")
     if cfg.precision not in PRECISIONS:
         raise UsageError(f"unknown precision {cfg.precision!r}; choose one of: {', '.join(PRECISIONS)}")
-    for name in ("epochs", "batch_size", "eval_batch_size"):
+    for name in ("epochs", "batch_size", "eval_batch_size", "in_channels"):
         if getattr(cfg, name) < 1:
             raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(cfg, name)}")
     for name in ("train_limit", "val_limit", "threads", "size", "width"):
@@ -138,12 +147,11 @@ def validate(cfg: TrainConfig) -> TrainConfig:
         raise UsageError(f"--val-fraction must be between 0 and 1, got {cfg.val_fraction}")
     if not cfg.lr > 0:
         raise UsageError(f"--lr must be positive, got {cfg.lr}")
-    if not 0 <= cfg.rebalance <= 1:
-        raise UsageError(f"--rebalance must be in [0, 1], got {cfg.rebalance}")
-    if cfg.mse_weight < 0:
-        raise UsageError(f"--mse-weight must be 0 or more, got {cfg.mse_weight}")
-    if cfg.temperature < 0:
-        raise UsageError(f"--temperature must be positive (or 0: choose on validation), got {cfg.temperature}")
+    for name in list_objectives():  # every objective's options checked, whichever --loss: the checks live in them
+        try:
+            OBJECTIVES[name].from_config(cfg)
+        except ValueError as e:
+            raise UsageError(str(e)) from None
     return cfg
 
 
@@ -188,7 +196,15 @@ def preset_compare(name: str, arms=None, seeds=None, test_limit=None, jobs=None)
     return cfg
 
 
-ARM_FIXED = {"seed", "data", "size", "val_fraction", "split_seed", "device", "threads", "val_limit"}
+ARM_FIXED = {f.name for f in fields(TrainConfig) if f.metadata.get(SAME_FOR_ARMS)}
+
+
+def _yes_or_no(value: str) -> bool:
+    """An arm's bool field: true/false, yes/no or 1/0; anything else (a typo) is an error, never False."""
+    v = value.lower()
+    if v in ("1", "true", "yes", "0", "false", "no"):
+        return v in ("1", "true", "yes")
+    raise ValueError(value)
 
 
 def parse_arm(spec: str, base: TrainConfig) -> TrainConfig:
@@ -207,8 +223,7 @@ def parse_arm(spec: str, base: TrainConfig) -> TrainConfig:
             raise UsageError(f"arm {spec!r}: {key} must be the same for every arm; set it for the whole compare")
         typ = types[key] if isinstance(types[key], str) else types[key].__name__
         try:
-            over[key] = {"int": int, "float": float, "bool": lambda v: v.lower() in ("1", "true", "yes")}.get(
-                typ, str)(value.strip())
+            over[key] = {"int": int, "float": float, "bool": _yes_or_no}.get(typ, str)(value.strip())
         except ValueError:
             raise UsageError(f"arm {spec!r}: {key} must be a {typ}, got {value!r}") from None
     return validate(_replace(base, over))

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 
 from .color import AB_SCALE, denormalize_lab, lab_to_rgb, uint8_to_lab
 from .hardware import autocast, resolve_device, resolve_precision, sync
+from .inputs import network_input
 
 METRICS = ["mse", "ab_mse", "psnr", "ssim", "ciede2000", "colorfulness", "colorfulness_true", "auc"]
 HIGHER_IS_BETTER = {"mse": False, "ab_mse": False, "psnr": True, "ssim": True, "ciede2000": False,
@@ -43,12 +44,15 @@ def _gaussian_window(size: int, sigma: float, dtype, device) -> torch.Tensor:
     return g / g.sum()
 
 
-def ssim(a: torch.Tensor, b: torch.Tensor, data_range: float = 255.0, win: int = 11, sigma: float = 1.5) -> torch.Tensor:
+def ssim(a: torch.Tensor, b: torch.Tensor, data_range: float = 255.0, win: int = 11, sigma: float = 1.5,
+         dtype: torch.dtype | None = torch.float64) -> torch.Tensor:
     """Per-image SSIM of (B, C, H, W) images (Wang et al. 2004), mean over channels and over the
     pixels whose window lies inside the image (as skimage's `structural_similarity` with
     `gaussian_weights=True, sigma=1.5, use_sample_covariance=False`). Images smaller than the window
-    use a window of their size."""
-    a, b = a.double(), b.double()
+    use a window of their size. Computed in `dtype` (float64 for the metrics; None: the images' own,
+    as the SSIM loss trains with it); differentiable."""
+    if dtype is not None:
+        a, b = a.to(dtype), b.to(dtype)
     win = min(win, a.shape[-1], a.shape[-2])
     win -= 1 - win % 2  # odd
     g = _gaussian_window(win, sigma, a.dtype, a.device)
@@ -214,7 +218,7 @@ def model_predictor(model: torch.nn.Module, device: str | torch.device = "cpu", 
 
     def predict(L: torch.Tensor) -> torch.Tensor:
         with autocast(device, precision):
-            return model(L).float()
+            return model(network_input(L, model.in_channels)).float()
 
     return predict
 

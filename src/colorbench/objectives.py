@@ -2,7 +2,10 @@
 
 Registered by name like models (`--loss`): any model trains with any objective, and the decode step
 (a module, saved with the weights and exported in the ONNX graph) means evaluate, colorize, serve
-and ONNX never need to know which objective trained a model.
+and ONNX never need to know which objective trained a model. An objective owns its behaviour through
+hooks the training loop calls without asking which one it holds: `from_config` (its options, checked
+once), `fit` (the training split), `restore` (from saved weights), `loss`, `calibrate` (the validation
+split). A new objective is one registered class, in any file.
 
   mse             the study's: MSE of tanh outputs against ab/128
   l1              mean absolute error: less pull toward the mean colour than MSE, still a regressor
@@ -13,11 +16,15 @@ and ONNX never need to know which objective trained a model.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .color import AB_SCALE, L_SCALE, lab_to_rgb
+from .color import AB_SCALE, denormalize_lab, lab_to_rgb
+from .evaluate import colorfulness, ssim
+from .inputs import network_input
 
 OBJECTIVES: dict[str, type[Objective]] = {}
 
@@ -53,6 +60,11 @@ class Objective:
         if kwargs:
             raise TypeError(f"loss {self.name!r} takes no options, got {', '.join(kwargs)}")
 
+    @classmethod
+    def from_config(cls, cfg) -> Objective:
+        """This objective with a run's options (a TrainConfig); its own range checks are its __init__'s."""
+        return cls()
+
     def spec(self) -> dict:
         """What rebuilds this objective's decoder (its shapes; learnt values live in the weights)."""
         return {"name": self.name, "kwargs": {}}
@@ -60,8 +72,8 @@ class Objective:
     def fit(self, train_ab: torch.Tensor) -> None:
         """Learn what the objective needs from the training split's ab (B, 2, H, W) in [-1, 1]."""
 
-    def bind(self, decoder: nn.Module) -> None:
-        """Take what `fit` learnt back from a saved decoder (resuming a run)."""
+    def restore(self, state: dict[str, torch.Tensor]) -> None:
+        """Take what `fit` learnt back from a model's saved tensors (resuming, or going on from weights)."""
 
     def decoder(self) -> nn.Module:
         return nn.Tanh()
@@ -69,6 +81,12 @@ class Objective:
     def loss(self, raw: torch.Tensor, ab: torch.Tensor, L: torch.Tensor) -> torch.Tensor:
         """raw: the network's output (B, C, H, W); ab: true ab/128 (B, 2, H, W); L: L/100 (B, 1, H, W)."""
         raise NotImplementedError
+
+    def calibrate(self, model: nn.Module, val: torch.Tensor, batch_size: int, log=print) -> dict | None:
+        """Decoding choices made after training on the validation split (normalised LAB (N, 3, H, W),
+        never the test set), set on `model.decode`; returns them (saved with the weights as
+        "decoding"), or None when there is nothing to choose."""
+        return None
 
 
 @register_objective
@@ -91,28 +109,6 @@ class L1(Objective):
         return (torch.tanh(raw.float()) - ab).abs().mean()
 
 
-def ssim_map(a: torch.Tensor, b: torch.Tensor, data_range: float = 1.0, win: int = 11,
-             sigma: float = 1.5) -> torch.Tensor:
-    """Per-image SSIM (B,) of (B, C, H, W) images, differentiable, in their own dtype; the same
-    definition as `evaluate.ssim` (11x11 Gaussian window, sigma 1.5, valid pixels only)."""
-    C = a.shape[1]
-    win = min(win, a.shape[-1], a.shape[-2])
-    win -= 1 - win % 2
-    x = torch.arange(win, dtype=a.dtype, device=a.device) - (win - 1) / 2
-    g = torch.exp(-(x**2) / (2 * sigma**2))
-    g = g / g.sum()
-    kx, ky = g.view(1, 1, 1, win).repeat(C, 1, 1, 1), g.view(1, 1, win, 1).repeat(C, 1, 1, 1)
-
-    def blur(t):
-        return F.conv2d(F.conv2d(t, kx, groups=C), ky, groups=C)
-
-    mu_a, mu_b = blur(a), blur(b)
-    var_a, var_b, cov = blur(a * a) - mu_a**2, blur(b * b) - mu_b**2, blur(a * b) - mu_a * mu_b
-    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
-    s = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
-    return s.flatten(1).mean(1)
-
-
 @register_objective
 class SSIMLoss(Objective):
     """MSE + weight x (1 - SSIM) of the sRGB images rebuilt from the true L and the predicted vs true
@@ -123,15 +119,18 @@ class SSIMLoss(Objective):
     def __init__(self, weight: float = 1.0):
         self.weight = float(weight)
 
+    @classmethod
+    def from_config(cls, cfg):
+        return cls(weight=cfg.ssim_weight)
+
     def spec(self):
         return {"name": self.name, "kwargs": {"weight": self.weight}}
 
     def loss(self, raw, ab, L):
-        pred = torch.tanh(raw.float())
-        L = L.float() * L_SCALE
-        rgb_pred = lab_to_rgb(torch.cat([L, pred * AB_SCALE], 1))
-        rgb_true = lab_to_rgb(torch.cat([L, ab * AB_SCALE], 1))
-        return F.mse_loss(pred, ab) + self.weight * (1 - ssim_map(rgb_pred, rgb_true)).mean()
+        pred, L = torch.tanh(raw.float()), L.float()
+        rgb_pred, rgb_true = lab_to_rgb(denormalize_lab(L, pred)), lab_to_rgb(denormalize_lab(L, ab))
+        # the metric's own SSIM, in float32 and differentiable
+        return F.mse_loss(pred, ab) + self.weight * (1 - ssim(rgb_pred, rgb_true, 1.0, dtype=None)).mean()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -186,6 +185,64 @@ def annealed_means(raw: torch.Tensor, bins: torch.Tensor, temperatures, chunk: i
     return ab.view(len(temperatures), B, h, w, 2).permute(0, 1, 4, 2, 3)
 
 
+CALIBRATION_IMAGES = 2000  # T is chosen on at most this many validation images (the directions preset's whole split)
+
+
+def choose_temperature(model: torch.nn.Module, L: torch.Tensor, ab: torch.Tensor, colour_target: float = 0.7,
+                       temperatures=(0.2, 0.25, 0.3, 0.38, 0.45, 0.55, 0.7, 0.85, 1.0, 1.2, 1.5, 2.0),
+                       batch_size: int = 500, max_images: int = CALIBRATION_IMAGES) -> dict:
+    """Pick the annealed-mean T on held-out data (the validation split, never the test set). Only the T
+    whose ab MSE beats the gray baseline's (ab = 0) count, as colour that costs more error than no colour
+    at all is no gain. Among them: the lowest ab MSE of those reaching `colour_target` of the truth's
+    colourfulness, else the most colourful one. If no T beats gray: the lowest ab MSE. Sets it on
+    `model.decode` and returns every T's figures.
+
+    Cheap beside the training it follows: one forward pass per image, every T decoded from those
+    scores at once (`annealed_means`), and at most `max_images` images, evenly spaced (a fixed subset:
+    the same images for every seed), as 12 candidates need no more to be told apart."""
+    if len(L) > max_images:
+        keep = torch.linspace(0, len(L) - 1, max_images).round().long().to(L.device)
+        L, ab = L[keep], ab[keep]
+    dec = model.decode
+    was = float(dec.temperature)
+    # sums stay on the data's device: no host sync per batch and temperature
+    sq, colour = (torch.zeros(len(temperatures), dtype=torch.float64, device=L.device) for _ in range(2))
+    truth, gray = (torch.zeros((), dtype=torch.float64, device=L.device) for _ in range(2))
+
+    def rgb_of(L_, ab_):
+        return (lab_to_rgb(denormalize_lab(L_, ab_)) * 255).round()
+
+    with torch.no_grad():
+        for i in range(0, len(L), batch_size):
+            Lb, abb = L[i : i + batch_size].float(), ab[i : i + batch_size].float()
+            H, W = Lb.shape[-2:]
+            x = network_input(Lb, model.in_channels).contiguous(memory_format=torch.channels_last)
+            raw = model.raw(x)  # channels last: pixel-major scores, no copy in annealed_means
+            truth += colorfulness(rgb_of(Lb, abb)).double().sum()
+            gray += abb.double().pow(2).sum()
+            for j, pred in enumerate(annealed_means(raw, dec.bins, temperatures)):
+                if dec.upsample > 1:  # as the decoder does
+                    pred = F.interpolate(pred, scale_factor=dec.upsample, mode="bilinear", align_corners=False)
+                pred = pred[..., :H, :W]
+                sq[j] += (pred - abb).double().pow(2).sum()
+                colour[j] += colorfulness(rgb_of(Lb, pred)).double().sum()
+    n, per_image = len(L), ab[0].numel() / AB_SCALE**2
+    truth, gray = truth.item() / n, gray.item() / (n * per_image)
+    rows = [{"temperature": T, "ab_mse": e / (n * per_image), "colorfulness": c / n}
+            for T, e, c in zip(temperatures, sq.tolist(), colour.tolist())]
+    useful = [r for r in rows if r["ab_mse"] < gray]
+    vivid = [r for r in useful if r["colorfulness"] >= colour_target * truth]
+    if vivid:
+        best = min(vivid, key=lambda r: r["ab_mse"])
+    elif useful:
+        best = max(useful, key=lambda r: r["colorfulness"])
+    else:
+        best = min(rows, key=lambda r: r["ab_mse"] if math.isfinite(r["ab_mse"]) else math.inf)
+    dec.temperature.fill_(best["temperature"] if math.isfinite(best["ab_mse"]) else was)
+    return {"chosen": best["temperature"], "colour_target": colour_target, "truth_colorfulness": truth,
+            "gray_ab_mse": gray, "images": n, "grid": rows}
+
+
 @register_objective
 class Classification(Objective):
     """Colour as a distribution over the ab bins (grid of 10) seen in the training set.
@@ -205,19 +262,28 @@ class Classification(Objective):
     def __init__(self, n_bins: int = 0, rebalance: float = 0.5, sigma: float = 5.0, neighbours: int = 5,
                  temperature: float = 0.38, head_stride: int = 1, mse_weight: float = 0.0):
         if not 0 <= rebalance <= 1:
-            raise ValueError(f"rebalance (lambda) must be in [0, 1], got {rebalance}")
-        if temperature <= 0:
-            raise ValueError(f"temperature must be positive, got {temperature}")
+            raise ValueError(f"rebalance (lambda, --rebalance) must be in [0, 1], got {rebalance}")
+        if not temperature > 0:
+            raise ValueError(f"temperature (--temperature) must be positive (or 0 in a run: chosen on the "
+                             f"validation split), got {temperature}")
         self.n_bins, self.rebalance, self.sigma = int(n_bins), float(rebalance), float(sigma)
         self.neighbours, self.temperature = int(neighbours), float(temperature)
         if head_stride not in (1, 2, 4, 8):
-            raise ValueError(f"head_stride must be 1, 2, 4 or 8, got {head_stride}")
+            raise ValueError(f"head_stride (--head-stride) must be 1, 2, 4 or 8, got {head_stride}")
         self.head_stride = int(head_stride)
         if not mse_weight >= 0:
-            raise ValueError(f"mse_weight must be 0 or more, got {mse_weight}")
+            raise ValueError(f"mse_weight (--mse-weight) must be 0 or more, got {mse_weight}")
         self.mse_weight = float(mse_weight)
         self.bins: torch.Tensor | None = None
         self.prior: torch.Tensor | None = None
+        self.choose_temperature = False  # calibrate: T chosen on the validation split
+
+    @classmethod
+    def from_config(cls, cfg):
+        obj = cls(rebalance=cfg.rebalance, temperature=cfg.temperature or 0.38, head_stride=cfg.head_stride,
+                  mse_weight=cfg.mse_weight)  # the paper's T until one is chosen
+        obj.choose_temperature = not cfg.temperature
+        return obj
 
     @property
     def out_channels(self) -> int:  # type: ignore[override]
@@ -261,9 +327,17 @@ class Classification(Objective):
         d.temperature.fill_(self.temperature)
         return d
 
-    def bind(self, decoder: nn.Module) -> None:
-        self.bins, self.prior = decoder.bins.detach().cpu().float(), decoder.prior.detach().cpu().float()
+    def restore(self, state):
+        self.bins, self.prior = state["decode.bins"].detach().cpu().float(), state["decode.prior"].detach().cpu().float()
+        self.n_bins = len(self.bins)
         self._tables()
+
+    def calibrate(self, model, val, batch_size, log=print):
+        if not self.choose_temperature:
+            return None
+        decoding = choose_temperature(model, val[:, :1], val[:, 1:], batch_size=batch_size)
+        log(f"annealed-mean T = {decoding['chosen']} chosen on the validation split")
+        return decoding
 
     def _tables(self) -> None:
         """The soft-encoding lookup table over integer (a, b), and each bin's rebalancing weight."""

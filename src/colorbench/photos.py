@@ -29,7 +29,7 @@ from PIL import Image
 
 from .color import gray_of_lightness, rgb_to_lab
 from .data import IMAGE_SUFFIXES, DataError, read_image
-from .evaluate import ciede2000, colorfulness, psnr, ssim
+from .evaluate import PSNR_CAP, ciede2000, colorfulness, psnr, ssim
 from .persist import write_bytes, write_json, write_text
 
 HELD_OUT_EVERY = {"imagenet": 10, "places": 20}
@@ -250,7 +250,7 @@ def evaluate_photos(source: str, weights: list[str], out: str | os.PathLike, siz
         pics = []
         for m, o in outs.items():
             o = (o.double() * 255).round()
-            rows[m]["psnr"].append(psnr(o, truth).clamp(max=100).item())
+            rows[m]["psnr"].append(psnr(o, truth).clamp(max=PSNR_CAP).item())  # as evaluate counts an exact match
             rows[m]["ssim"].append(ssim(o, truth).item())
             rows[m]["ciede2000"].append(ciede2000(rgb_to_lab(o / 255), lab).mean().item())
             rows[m]["colorfulness"].append(colorfulness(o).item())

@@ -21,7 +21,7 @@ from torch import nn
 from .augment import get_augment
 from .config import TrainConfig
 from .hardware import autocast
-from .models import Colorizer, create_model
+from .models import Colorizer, create_model, network_input
 from .persist import ReadError, load_tensors, save_tensors
 
 
@@ -30,7 +30,7 @@ def encoder_state(model: Colorizer) -> dict[str, torch.Tensor]:
     encoder reaches (found by one backward pass), and the buffers (batch-norm statistics) of their modules."""
     model.zero_grad(set_to_none=True)
     p = next(model.parameters())
-    model.encoder(torch.rand(2, 1, 16, 16, device=p.device)).float().sum().backward()
+    model.encoder(torch.rand(2, model.in_channels, 16, 16, device=p.device)).float().sum().backward()
     used = {id(q) for q in model.parameters() if q.grad is not None}
     model.zero_grad(set_to_none=True)
     keep = {}
@@ -55,7 +55,7 @@ def pretrain_encoder(cfg: TrainConfig, data, path: Path, device: torch.device, p
     if n_classes < 2:
         raise ValueError(f"{ds.source}: pretraining classifies images by class, and this data has only one class")
     torch.manual_seed(cfg.seed + 10_000)  # its own stream: the colorizer's init is untouched
-    model = create_model(cfg.model, width=cfg.width or None).to(device)
+    model = create_model(cfg.model, in_channels=cfg.in_channels, width=cfg.width or None).to(device)
     classifier = nn.Linear(model.encoder_channels, n_classes).to(device)
     params = list(model.parameters()) + list(classifier.parameters())
     opt = torch.optim.Adam(params, lr=cfg.lr)
@@ -78,7 +78,8 @@ def pretrain_encoder(cfg: TrainConfig, data, path: Path, device: torch.device, p
             xb = data.train[idx]
             if augment is not None:
                 xb = augment(xb, g)
-            loss = F.cross_entropy(logits(xb[:, :1].contiguous(memory_format=torch.channels_last)), labels[idx])
+            x = network_input(xb, model.in_channels).contiguous(memory_format=torch.channels_last)
+            loss = F.cross_entropy(logits(x), labels[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -86,7 +87,8 @@ def pretrain_encoder(cfg: TrainConfig, data, path: Path, device: torch.device, p
             raise ValueError(f"pretraining loss became {loss.item()}: try a lower --lr")
     model.eval()
     with torch.no_grad():
-        correct = sum((logits(data.val[i : i + 1000, :1]).argmax(1) == val_labels[i : i + 1000]).sum().item()
+        correct = sum((logits(network_input(data.val[i : i + 1000], model.in_channels)).argmax(1)
+                       == val_labels[i : i + 1000]).sum().item()
                       for i in range(0, len(data.val), 1000))
     info = {"pretext": f"{n_classes}-class classification of the training split's images from L",
             "epochs": cfg.pretrain_epochs, "val_accuracy": correct / len(data.val), "chance": 1 / n_classes,
@@ -102,6 +104,10 @@ def load_encoder(model: Colorizer, path: str | Path) -> dict:
     state, info = load_tensors(path, "pretrained encoder")
     if not isinstance(info, dict) or info.get("model", {}).get("name") != model.spec["name"]:
         raise ReadError(f"{path}: an encoder for {info.get('model', {}).get('name')!r}, not for {model.spec['name']!r}")
+    inputs = (info["model"].get("kwargs") or {}).get("in_channels", 1)
+    if inputs != model.in_channels:
+        raise ReadError(f"{path}: an encoder seeing {inputs} input channels, this {model.spec['name']} sees "
+                        f"{model.in_channels}; pretrain with the same inputs")
     own = model.state_dict()
     bad = [k for k, v in state.items() if k not in own or own[k].shape != v.shape]
     if bad or not state:

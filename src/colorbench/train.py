@@ -26,14 +26,13 @@ import torch.nn.functional as F
 
 from . import __version__
 from .augment import get_augment
-from .color import AB_SCALE, L_SCALE, lab_to_rgb, uint8_to_lab
+from .color import uint8_to_lab
 from .config import RESUMABLE_CHANGES, TrainConfig, UsageError, validate
 from .data import Dataset, load_dataset, stratified_split
 from .distributed import SINGLE, World, check_batch, world_from_env
-from .evaluate import colorfulness
 from .hardware import autocast, device_name, resolve_device, resolve_precision
-from .models import count_params, create_model, forward_flops, save_model
-from .objectives import Objective, annealed_means, create_objective, objective_from_spec
+from .models import count_params, create_model, forward_flops, network_input, save_model
+from .objectives import OBJECTIVES, Objective, objective_from_spec
 from .persist import (FolderLock, ReadError, claim_folder, load_state, load_tensors, read_json, save_state, sha256_file,
                       write_json, write_text)
 
@@ -118,7 +117,7 @@ def evaluate_loss(model: torch.nn.Module, lab: torch.Tensor, batch_size: int, pr
     for i in range(0, len(lab), batch_size):
         xb = lab[i : i + batch_size]
         with autocast(lab.device, precision):
-            pred = model(xb[:, :1])
+            pred = model(network_input(xb, model.in_channels))
         total[0] += F.mse_loss(pred.float(), xb[:, 1:], reduction="sum").double()
     total[1] = lab[:, 1:].numel()
     model.train(was_training)
@@ -127,12 +126,7 @@ def evaluate_loss(model: torch.nn.Module, lab: torch.Tensor, batch_size: int, pr
 
 
 def objective_for(cfg: TrainConfig) -> Objective:
-    if cfg.loss == "classification":
-        return create_objective("classification", rebalance=cfg.rebalance, temperature=cfg.temperature or 0.38,
-                                head_stride=cfg.head_stride, mse_weight=cfg.mse_weight)
-    if cfg.loss == "ssim":
-        return create_objective("ssim", weight=cfg.ssim_weight)
-    return create_objective(cfg.loss)
+    return OBJECTIVES[cfg.loss].from_config(cfg)
 
 
 def _warm_start(cfg: TrainConfig, state: dict | None) -> tuple[dict[str, torch.Tensor] | None, Path | None]:
@@ -147,8 +141,13 @@ def _warm_start(cfg: TrainConfig, state: dict | None) -> tuple[dict[str, torch.T
     if "pretext" in info:  # an encoder from `colorbench pretrain`: load_encoder's job
         return None, None
     spec = info.get("model") or {}
-    probe = create_model(cfg.model, objective_from_spec(spec.get("objective")), width=cfg.width or None)
+    probe = create_model(cfg.model, objective_from_spec(spec.get("objective")), cfg.in_channels,
+                         width=cfg.width or None)
     want = {k: v.shape for k, v in probe.state_dict().items()}
+    inputs = (spec.get("kwargs") or {}).get("in_channels", 1)
+    if spec.get("name") == cfg.model and inputs != cfg.in_channels:
+        raise UsageError(f"{cfg.init}: weights of a network seeing {inputs} input channels, this run's sees "
+                         f"{cfg.in_channels} (--in-channels); go on from weights with the same inputs")
     if (spec.get("name") != cfg.model or (spec.get("objective") or {"name": "mse"})["name"] != cfg.loss
             or {k: v.shape for k, v in tensors.items()} != want):
         raise UsageError(f"{cfg.init}: weights of {spec.get('name')!r} {spec.get('kwargs', {})}, not of this "
@@ -260,11 +259,11 @@ def _train_loop(cfg: TrainConfig, out: Path, state: dict | None, data: Prepared,
     warm, warm_path = _warm_start(cfg, state)  # weights of this model to go on from (a stage of a longer training)
     start_from = state["model"] if state is not None else warm
     if start_from is None:
-        objective.fit(data.train[:, 1:])  # classification: bins and prior from the training split only
-    elif cfg.loss == "classification":  # its bins travel with the weights it goes on from
-        objective.n_bins = start_from["decode.bins"].shape[0]
+        objective.fit(data.train[:, 1:])  # e.g. classification's bins and prior: from the training split only
+    else:  # what it learnt travels with the weights it goes on from
+        objective.restore(start_from)
     torch.manual_seed(cfg.seed)
-    model = create_model(cfg.model, objective, width=cfg.width or None).to(device)
+    model = create_model(cfg.model, objective, cfg.in_channels, width=cfg.width or None).to(device)
     params, flops = count_params(model), forward_flops(model, data.train.shape[-1])
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
@@ -281,7 +280,6 @@ def _train_loop(cfg: TrainConfig, out: Path, state: dict | None, data: Prepared,
     start, train_time, pretext = 0, 0.0, None
     if state is not None:
         model.load_state_dict(state["model"])
-        objective.bind(model.decode)
         opt.load_state_dict(state["optimizer"])
         for group in opt.param_groups:
             group["lr"] = cfg.lr
@@ -291,7 +289,6 @@ def _train_loop(cfg: TrainConfig, out: Path, state: dict | None, data: Prepared,
         log(f"resuming {out} after epoch {start}")
     elif warm is not None:
         model.load_state_dict(warm)
-        objective.bind(model.decode)
         pretext = {"weights": str(warm_path), "sha256": sha256_file(warm_path)}
         log(f"{cfg.model}: going on from the weights in {cfg.init}")
     elif cfg.init:
@@ -330,11 +327,11 @@ def _train_loop(cfg: TrainConfig, out: Path, state: dict | None, data: Prepared,
             global_count = len(xb)
             if world.active:
                 xb = xb.tensor_split(world.size)[world.rank]  # this process's share
-            L, ab = xb[:, :1], xb[:, 1:]
+            x, L, ab = network_input(xb, cfg.in_channels), xb[:, :1], xb[:, 1:]
             if cfg.channels_last:
-                L = L.contiguous(memory_format=torch.channels_last)
+                x = x.contiguous(memory_format=torch.channels_last)
             with autocast(device, precision):
-                raw = step_fn(L)
+                raw = step_fn(x)
             loss = objective.loss(raw, ab, L)  # in float32, outside autocast
             opt.zero_grad(set_to_none=True)
             if world.active:  # the mean over the global batch, once DDP averages over processes
@@ -378,12 +375,12 @@ def _train_loop(cfg: TrainConfig, out: Path, state: dict | None, data: Prepared,
             f"val {h['val_loss']:.5f}  {h['images_per_s']:.0f} img/s  {h['epoch_time_s']:.1f}s")
 
     decoding = None
-    if cfg.loss == "classification" and not cfg.temperature and world.main:
-        # T is a decoding choice, made on the validation split (never the test set)
-        decoding = choose_temperature(model.eval(), data.val[:, :1], data.val[:, 1:], batch_size=cfg.eval_batch_size)
+    if world.main:  # decoding choices (a classifier's T) are made on the validation split, never the test set
+        decoding = objective.calibrate(model.eval(), data.val, cfg.eval_batch_size,
+                                       lambda line: log(f"{cfg.model} s{cfg.seed}: {line}"))
+    if decoding is not None:
         history[-1]["val_loss"] = evaluate_loss(model, data.val, cfg.eval_batch_size, precision)
         save_model(model, out / "model.safetensors", {**meta(cfg.epochs), "decoding": decoding})
-        log(f"{cfg.model} s{cfg.seed}: annealed-mean T = {decoding['chosen']} chosen on the validation split")
 
     metrics = {"model": cfg.model, "loss": cfg.loss, "seed": cfg.seed, "epochs": cfg.epochs, "train_images": n,
                "val_images": len(data.val), "params": params, "forward_flops": flops,
@@ -405,71 +402,14 @@ class RawOutput(torch.nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, L: torch.Tensor) -> torch.Tensor:
-        return self.model.raw(L)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model.raw(x)
 
 
 def _line(h: dict) -> str:
     from .persist import dumps
 
     return dumps(h, indent=None) + "\n"
-
-
-CALIBRATION_IMAGES = 2000  # T is chosen on at most this many validation images (the directions preset's whole split)
-
-
-def choose_temperature(model: torch.nn.Module, L: torch.Tensor, ab: torch.Tensor, colour_target: float = 0.7,
-                       temperatures=(0.2, 0.25, 0.3, 0.38, 0.45, 0.55, 0.7, 0.85, 1.0, 1.2, 1.5, 2.0),
-                       batch_size: int = 500, max_images: int = CALIBRATION_IMAGES) -> dict:
-    """Pick the annealed-mean T on held-out data (the validation split, never the test set). Only the T
-    whose ab MSE beats the gray baseline's (ab = 0) count, as colour that costs more error than no colour
-    at all is no gain. Among them: the lowest ab MSE of those reaching `colour_target` of the truth's
-    colourfulness, else the most colourful one. If no T beats gray: the lowest ab MSE. Sets it on
-    `model.decode` and returns every T's figures.
-
-    Cheap beside the training it follows: one forward pass per image, every T decoded from those
-    scores at once (`annealed_means`), and at most `max_images` images, evenly spaced (a fixed subset:
-    the same images for every seed), as 12 candidates need no more to be told apart."""
-    if len(L) > max_images:
-        keep = torch.linspace(0, len(L) - 1, max_images).round().long().to(L.device)
-        L, ab = L[keep], ab[keep]
-    dec = model.decode
-    was = float(dec.temperature)
-    # sums stay on the data's device: no host sync per batch and temperature
-    sq, colour = (torch.zeros(len(temperatures), dtype=torch.float64, device=L.device) for _ in range(2))
-    truth, gray = (torch.zeros((), dtype=torch.float64, device=L.device) for _ in range(2))
-
-    def rgb_of(L_, ab_):
-        return (lab_to_rgb(torch.cat([L_ * L_SCALE, ab_ * AB_SCALE], 1)) * 255).round()
-
-    with torch.no_grad():
-        for i in range(0, len(L), batch_size):
-            Lb, abb = L[i : i + batch_size].float(), ab[i : i + batch_size].float()
-            H, W = Lb.shape[-2:]
-            raw = model.raw(Lb.contiguous(memory_format=torch.channels_last))  # pixel-major scores: no copy below
-            truth += colorfulness(rgb_of(Lb, abb)).double().sum()
-            gray += abb.double().pow(2).sum()
-            for j, pred in enumerate(annealed_means(raw, dec.bins, temperatures)):
-                if dec.upsample > 1:  # as the decoder does
-                    pred = F.interpolate(pred, scale_factor=dec.upsample, mode="bilinear", align_corners=False)
-                pred = pred[..., :H, :W]
-                sq[j] += (pred - abb).double().pow(2).sum()
-                colour[j] += colorfulness(rgb_of(Lb, pred)).double().sum()
-    n, per_image = len(L), ab[0].numel() / AB_SCALE**2
-    truth, gray = truth.item() / n, gray.item() / (n * per_image)
-    rows = [{"temperature": T, "ab_mse": e / (n * per_image), "colorfulness": c / n}
-            for T, e, c in zip(temperatures, sq.tolist(), colour.tolist())]
-    useful = [r for r in rows if r["ab_mse"] < gray]
-    vivid = [r for r in useful if r["colorfulness"] >= colour_target * truth]
-    if vivid:
-        best = min(vivid, key=lambda r: r["ab_mse"])
-    elif useful:
-        best = max(useful, key=lambda r: r["colorfulness"])
-    else:
-        best = min(rows, key=lambda r: r["ab_mse"] if math.isfinite(r["ab_mse"]) else math.inf)
-    dec.temperature.fill_(best["temperature"] if math.isfinite(best["ab_mse"]) else was)
-    return {"chosen": best["temperature"], "colour_target": colour_target, "truth_colorfulness": truth,
-            "gray_ab_mse": gray, "images": n, "grid": rows}
 
 
 def pretrain_only(cfg: TrainConfig, out: Path, overwrite: bool = False, progress: bool = True, log=print) -> Path:

@@ -1,9 +1,12 @@
-"""The model registry, and the wrapper every model shares: (B, 1, H, W) L -> (B, 2, H, W) ab.
+"""The model registry, and the wrapper every model shares: (B, in_channels, H, W) -> (B, 2, H, W) ab.
 
 A model function builds the network body for a given number of output channels (2 for the
 regression objectives, one per colour bin for classification); the objective supplies the decode
 step that turns those outputs into ab. So any model trains with any objective, and every trained
 model maps L to ab for evaluate, colorize, serve and ONNX alike.
+
+What a network sees is a choice too (timm's `in_chans`): `in_channels` (default 1, L alone), recorded
+with the weights; `network_input` is the one place that builds it from a batch.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..inputs import network_input  # noqa: F401 (re-exported: models.network_input)
 from ..objectives import Objective, create_objective, objective_from_spec
 from ..persist import ReadError, load_tensors, read_header, save_tensors
 
@@ -34,20 +38,27 @@ def list_models() -> list[str]:
     return sorted(MODELS)
 
 
-def create_model(name: str, objective: str | dict | Objective | None = None, **kwargs) -> Colorizer:
-    """Any registered model by name, trained for `objective` (default: the study's MSE); kwargs that
-    are None are dropped, so CLI defaults never override a model's own defaults."""
+def create_model(name: str, objective: str | dict | Objective | None = None, in_channels: int = 1,
+                 **kwargs) -> Colorizer:
+    """Any registered model by name, trained for `objective` (default: the study's MSE), seeing
+    `in_channels` input channels (L first); kwargs that are None are dropped, so CLI defaults never
+    override a model's own defaults."""
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; choose one of: {', '.join(list_models())}")
     obj = objective if isinstance(objective, Objective) else (
         objective_from_spec(objective) if isinstance(objective, dict) else create_objective(objective or "mse"))
     kwargs = {k: v for k, v in kwargs.items() if v is not None}
+    if not isinstance(in_channels, int) or in_channels < 1:
+        raise ValueError(f"in_channels must be a whole number of at least 1 (L), got {in_channels!r}")
+    if in_channels != 1:  # recorded in the spec; weights of L alone keep the spec they always had
+        kwargs["in_channels"] = in_channels
     token = _HEAD_STRIDE.set(obj.head_stride)  # read by `head` while the model function builds the net
     try:
         model = MODELS[name](out_channels=obj.out_channels, **kwargs)
     finally:
         _HEAD_STRIDE.reset(token)
     model.head_stride = obj.head_stride
+    model.in_channels = in_channels
     model.decode = obj.decoder()
     model.spec = {"name": name, "kwargs": kwargs, "objective": obj.spec()}  # travels with the weights
     return model
@@ -74,7 +85,8 @@ def head(cin: int, out_channels: int = 2) -> nn.Sequential:
 
 
 class Colorizer(nn.Module):
-    """Normalised L (B, 1, H, W) in [0, 1] -> ab (B, 2, H, W) in [-1, 1], for any H, W.
+    """The network input (B, in_channels, H, W) (`network_input`: normalised L in [0, 1] first) ->
+    ab (B, 2, H, W) in [-1, 1], for any H, W.
 
     `net` sees sizes padded up to a multiple of `stride` (edge-replicated, so no false borders); its
     output is cropped back to the input's size (`raw`), and `decode` (the objective's: tanh for
@@ -89,6 +101,7 @@ class Colorizer(nn.Module):
         self.stride = stride
         self.decode: nn.Module = nn.Tanh()
         self.head_stride = 1  # set by create_model from the objective
+        self.in_channels = 1  # set by create_model
         self.spec: dict = {}
         self._encoder = [encoder]  # a list: not registered twice (its modules already live in net)
         self.encoder_channels = encoder_channels
@@ -102,21 +115,23 @@ class Colorizer(nn.Module):
     def encoder(self) -> nn.Module | None:
         return self._encoder[0]
 
-    def raw(self, L: torch.Tensor) -> torch.Tensor:
+    def raw(self, x: torch.Tensor) -> torch.Tensor:
         """The network's own output (B, C, H/s, W/s) (s: the objective's head stride, usually 1),
-        before the objective's decode: what losses see."""
-        if L.dim() != 4 or L.shape[1] != 1:
-            raise ValueError(f"expected L shaped (B, 1, H, W), got {tuple(L.shape)}")
-        H, W = L.shape[-2:]
+        before the objective's decode: what losses see. x: the network input (B, in_channels, H, W)."""
+        if x.dim() != 4 or x.shape[1] != self.in_channels:
+            what = "L" if self.in_channels == 1 else f"L and {self.in_channels - 1} more channels"
+            raise ValueError(f"expected the network input ({what}) shaped (B, {self.in_channels}, H, W), "
+                             f"got {tuple(x.shape)}")
+        H, W = x.shape[-2:]
         s = self.head_stride
-        # unconditional (a zero pad is a cheap copy of the 1-channel input), so an exported graph
+        # unconditional (a zero pad is a cheap copy of the input), so an exported graph
         # keeps the padding rule for every height and width rather than the example's
-        L = F.pad(L, (0, (-W) % self.stride, 0, (-H) % self.stride), mode="replicate")
-        return self.net(L)[..., : (H + s - 1) // s, : (W + s - 1) // s]
+        x = F.pad(x, (0, (-W) % self.stride, 0, (-H) % self.stride), mode="replicate")
+        return self.net(x)[..., : (H + s - 1) // s, : (W + s - 1) // s]
 
-    def forward(self, L: torch.Tensor) -> torch.Tensor:
-        H, W = L.shape[-2:]
-        return self.decode(self.raw(L))[..., :H, :W]
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        H, W = x.shape[-2:]
+        return self.decode(self.raw(x))[..., :H, :W]
 
 
 def count_params(model: nn.Module) -> int:
@@ -129,7 +144,7 @@ def forward_flops(model: nn.Module, size: int = 32) -> int:
 
     p = next(model.parameters())
     with torch.no_grad(), FlopCounterMode(display=False) as fc:
-        model(torch.zeros(1, 1, size, size, device=p.device, dtype=p.dtype))
+        model(torch.zeros(1, model.in_channels, size, size, device=p.device, dtype=p.dtype))
     return fc.get_total_flops()
 
 

@@ -29,8 +29,9 @@ def double_conv(cin: int, cout: int) -> nn.Sequential:
 
 
 @register
-def photo_unet(width: int = 24, out_channels: int = 2) -> Colorizer:
+def photo_unet(width: int = 24, in_channels: int = 1, out_channels: int = 2) -> Colorizer:
     """U-Net 24-48-96-192-192, two convs per level, batch norm, global context at the bottleneck."""
     widths = (width, 2 * width, 4 * width, 8 * width, 8 * width)
-    net = UNet(widths, skips=True, out_channels=out_channels, block=double_conv, bottleneck=GlobalContext(widths[-1]))
+    net = UNet(widths, skips=True, out_channels=out_channels, block=double_conv, bottleneck=GlobalContext(widths[-1]),
+               in_channels=in_channels)
     return Colorizer(net, stride=16, encoder=Deepest(net), encoder_channels=widths[-1])

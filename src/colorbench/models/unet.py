@@ -12,11 +12,11 @@ class UNet(nn.Module):
     scale (concatenated), which is what makes it a U-Net."""
 
     def __init__(self, widths: tuple[int, ...] = (64, 128, 256), skips: bool = True, out_channels: int = 2,
-                 block=conv_relu, bottleneck: nn.Module | None = None):
+                 block=conv_relu, bottleneck: nn.Module | None = None, in_channels: int = 1):
         super().__init__()
         self.skips = skips
         self.bottleneck = bottleneck  # applied to the deepest features (e.g. global context)
-        self.enc = nn.ModuleList(block(i, o) for i, o in zip((1, *widths[:-1]), widths))
+        self.enc = nn.ModuleList(block(i, o) for i, o in zip((in_channels, *widths[:-1]), widths))
         self.pool = nn.MaxPool2d(2)
         self.up = nn.Upsample(scale_factor=2)  # nearest, as Keras' UpSampling2D
         rev = widths[::-1]  # (256, 128, 64)
@@ -50,18 +50,18 @@ class Deepest(nn.Module):
         return self.net[0].encode(x)[-1]
 
 
-def _unet(widths: tuple[int, ...], skips: bool, out_channels: int) -> Colorizer:
-    net = UNet(widths, skips, out_channels)
+def _unet(widths: tuple[int, ...], skips: bool, in_channels: int, out_channels: int) -> Colorizer:
+    net = UNet(widths, skips, out_channels, in_channels=in_channels)
     return Colorizer(net, stride=2 ** (len(widths) - 1), encoder=Deepest(net), encoder_channels=widths[-1])
 
 
 @register
-def unet(width: int = 64, out_channels: int = 2) -> Colorizer:
+def unet(width: int = 64, in_channels: int = 1, out_channels: int = 2) -> Colorizer:
     """conv64 | pool | conv128 | pool | conv256 | up + skip | conv128 | up + skip | conv64 | conv2 + tanh."""
-    return _unet((width, 2 * width, 4 * width), True, out_channels)
+    return _unet((width, 2 * width, 4 * width), True, in_channels, out_channels)
 
 
 @register
-def unet_noskip(width: int = 64, out_channels: int = 2) -> Colorizer:
+def unet_noskip(width: int = 64, in_channels: int = 1, out_channels: int = 2) -> Colorizer:
     """The study's published "U-Net" code: the same layers with no skip connections."""
-    return _unet((width, 2 * width, 4 * width), False, out_channels)
+    return _unet((width, 2 * width, 4 * width), False, in_channels, out_channels)
