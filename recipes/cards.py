@@ -60,6 +60,8 @@ def photo_card(photos: list[dict], photo_set: Path, recipe_time: str, stages: li
     more = "".join(f"; {v['train_images']:,} {k.replace('_', ' ')} photos ({v['duplicates']} with the bytes of a "
                    f"photo already in the set and {v['colourless']} without colour dropped)" for k, v in extras.items())
     total = sum(v["train_images"] for v in c.values())
+    rows = stage_rows(list(stages))
+    stage_size = rows[-1]["size"] if rows else m["size"]
     return {
         "title": "photos, in colour",
         "summary": "Made for colorizing photos (objects, animals, scenes); the default of `colorize`, `serve`, "
@@ -80,17 +82,21 @@ def photo_card(photos: list[dict], photo_set: Path, recipe_time: str, stages: li
         "limits": [
             "Colours are guesses from lightness alone, never evidence of what a scene looked like: a red car may come "
             "out blue, a dress any colour. Skies, foliage, water and skin are what it knows best.",
-            f"It learnt from small crops ({m['size']} px, seen at the training size) of about {total // 1000:,},000 photos: "
+            f"It learnt from small crops ({stage_size} px) of about {total // 1000:,},000 photos: "
             "small and uncommon objects, and any colour that depends on things it cannot see (paint, clothes, flags), "
             "are often wrong or left pale.",
             "Per-pixel scores punish a plausible wrong colour more than a dull gray: PSNR and CIEDE2000 can favour "
             "leaving a photo gray even when the colorized photo looks better. Look at the gallery.",
             "Faces and people are a small part of its data; old photos with scratches, sepia toning or strong grain "
             "are unlike anything it saw.",
+            "Seen in its gallery: skies and water come out blue and foliage green, but green also spreads onto gravel, "
+            "roads and dry grass; strongly coloured objects (an orange spacesuit, a red cup) come out brown or beige; "
+            "on the held-out ImageNet and MiniPlaces photos it does not yet beat leaving the photo gray on PSNR or "
+            "CIEDE2000 (see above): more training stages are planned.",
         ],
         "recipe": "bash recipes/photo-weights.sh",
         "recipe_time": recipe_time,
-        "stages": stage_rows(list(stages)),
+        "stages": rows,
     }
 
 

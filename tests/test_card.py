@@ -24,7 +24,10 @@ def test_shipped_weights_are_small_and_their_card_is_their_metadata(name):
     assert path.is_file(), "the package ships these weights (bash recipes/photo-weights.sh, study-weights.sh)"
     assert path.stat().st_size < 10 * 2**20
     with safe_open(str(path), "pt") as f:
-        assert {f.get_tensor(k).dtype for k in f.keys() if k.startswith("net.")} == {torch.float16}
+        floats = {k: f.get_tensor(k) for k in f.keys() if k.startswith("net.") and f.get_tensor(k).is_floating_point()}
+    assert any(v.dtype == torch.float16 for v in floats.values())
+    # fp16, except what fp16 cannot hold (a batch norm's running variance past 65,504)
+    assert all(v.dtype == torch.float16 or (v.dtype == torch.float32 and v.abs().max() > 65504) for v in floats.values())
     model, info = load_colorizer(name)
     assert info["model"]["name"] in list_models() and 16 <= info["recommended_size"] <= 512
     assert (path.parent / "MODEL_CARD.md").read_text() == model_card({n: shipped_weights(n) for n in SHIPPED})

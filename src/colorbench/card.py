@@ -73,9 +73,15 @@ def _section(name: str, path: Path, info: dict) -> list[str]:
              f"validation loss after the last epoch {info['val_loss']:.5f} (MSE of ab/128)."]
     if info.get("decoding"):
         d = info["decoding"]
-        lines.append(f"- Decoding: annealed-mean temperature T = {d['chosen']}, chosen on the validation split (the "
-                     f"lowest ab MSE among the T reaching {d['colour_target']:.0%} of the truth's colourfulness"
-                     + (" with an ab MSE below gray's" if "gray_ab_mse" in d else "") + ").")
+        row = next((r for r in d.get("grid", []) if r["temperature"] == d["chosen"]), None)
+        reached = row is None or row["colorfulness"] >= d["colour_target"] * d["truth_colorfulness"]
+        rule = (f"the lowest ab MSE among the T reaching {d['colour_target']:.0%} of the truth's colourfulness"
+                + (" with an ab MSE below gray's" if "gray_ab_mse" in d else "") if reached else
+                f"no T reached {d['colour_target']:.0%} of the truth's colourfulness: the most colourful T with an ab "
+                f"MSE below gray's, {row['colorfulness'] / d['truth_colorfulness']:.0%} of it at ab MSE "
+                f"{row['ab_mse']:.1f} against gray's {d['gray_ab_mse']:.1f}")
+        lines.append(f"- Decoding: annealed-mean temperature T = {d['chosen']}, chosen on the validation split "
+                     f"({rule}).")
     if card.get("held_out"):
         lines.append(f"- Held out: {card['held_out']}")
     lines += [f"- Recipe: `{card['recipe']}` reproduces these weights, the figures below and this card "
