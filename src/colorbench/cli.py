@@ -159,9 +159,9 @@ def cmd_evaluate(args) -> None:
 
 
 def cmd_report(args) -> None:
-    from .report import write_report
+    from .compare import render
 
-    print(f"report: {write_report(Path(args.folder))}")
+    print(f"report: {render(Path(args.folder))}")
 
 
 def cmd_colorize(args) -> int:
@@ -348,7 +348,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="largest photo accepted, in megapixels (default: 40); memory stays bounded either way")
     p.set_defaults(fn=cmd_serve)
 
-    p = sub.add_parser("report", help="render report.html and report.md again from a compare folder")
+    p = sub.add_parser("report", help="compute results.json's figures and tests again from a compare folder's saved "
+                                      "evaluations (no training), then render report.html and report.md")
     p.add_argument("folder")
     p.set_defaults(fn=cmd_report)
     return parser
