@@ -116,16 +116,14 @@ def compare(cfg: CompareConfig, train_overrides: dict, out: Path, resume: bool =
 
     # baselines: no training, evaluated on validation (the study's loss) and test
     mean = mean_ab(ds.train.images[train_idx])
-    baselines = {}
-    for name, predict in {"gray": gray_predictor(), "mean_color": mean_color_predictor(mean)}.items():
+    predictors = {"gray": gray_predictor(), "mean_color": mean_color_predictor(mean)}
+    for name in BASELINES:
         folder = out / "baselines" / name
-        r = _load_eval(folder) if continuing else None
-        if r is None:
+        if not (continuing and (folder / "eval.json").exists()):
+            predict = predictors[name]
             val = evaluate(predict, ds.train.images[val_idx], ds.train.labels[val_idx], ds.classes, device=device)
             r = evaluate(predict, test.images, test.labels, ds.classes, device=device)
             _save_eval(folder, r, {"val_loss": val["summary"]["mse"], "mean_ab": mean.tolist() if name != "gray" else None})
-            r = _load_eval(folder)
-        baselines[name] = r
 
     todo = [(seed, arm) for seed in range(cfg.seeds) for arm in cfg.arms]  # seed-major: a stop leaves whole seeds
     runs: dict[str, list[dict]] = {a: [None] * cfg.seeds for a in cfg.arms}
