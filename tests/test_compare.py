@@ -93,3 +93,43 @@ def test_an_arms_bool_field_refuses_a_typo():
     assert parse_arm("cnn,deterministic=True", TrainConfig()).deterministic is True
     with pytest.raises(UsageError, match="deterministic must be a bool, got 'ture'"):
         parse_arm("cnn,deterministic=ture", TrainConfig())
+
+
+def test_a_published_folder_grows_by_the_missing_seeds_only(done, tmp_path, monkeypatch):
+    """A comparison published without weights or optimiser states (as docs/study) is resumable: one more seed
+    trains exactly the missing runs, keeps every finished one and its sample grid, and re-renders."""
+    import shutil
+
+    out, _ = done
+    pub = tmp_path / "published"
+    shutil.copytree(out, pub, ignore=shutil.ignore_patterns("model.safetensors", "state.pt", ".lock"))
+    kept = {p: p.read_bytes() for p in (pub / "runs").rglob("*") if p.is_file()}
+    samples = (pub / "samples.safetensors").read_bytes()
+    parts_before = read_json(pub / "parts.json")
+    trained, real_train = [], compare_mod.train
+
+    def recording(run_cfg, folder, **k):
+        trained.append(folder.name)
+        return real_train(run_cfg, folder, **k)
+
+    monkeypatch.setattr(compare_mod, "train", recording)
+    compare(cfg(seeds=3), MICRO, pub, resume=True, progress=False, log=lambda *_: None)
+    assert trained == ["cnn-s2", "unet-s2", "unet_noskip-s2"]
+    assert all(p.read_bytes() == b for p, b in kept.items())  # finished runs untouched
+    assert (pub / "samples.safetensors").read_bytes() == samples  # seed 0 was not retrained: its grid stands
+    r = read_json(pub / "results.json")
+    assert r["config"]["compare"]["seeds"] == 3 and len(r["models"]["unet"]["summary"]["ab_mse"]["values"]) == 3
+    parts = read_json(pub / "parts.json")
+    assert parts[:-1] == parts_before and parts[-1]["trained"] == trained and parts[-1]["finished"]
+    assert r["wall_time_s"] == pytest.approx(sum(p["wall_time_s"] for p in parts))
+    assert "3 seeds per arm" in (pub / "report.md").read_text()
+
+
+def test_parts_record_the_wall_time_and_layout(done):
+    out, _ = done
+    parts = read_json(out / "parts.json")  # the first part trained everything; later tests may resume it
+    assert parts[0]["finished"] and parts[0]["runs_at_once"] == 1 and parts[0]["wall_time_s"] > 0
+    assert sorted(parts[0]["trained"]) == sorted(f"{a}-s{s}" for a in ("cnn", "unet", "unet_noskip") for s in (0, 1))
+    assert all(not p["trained"] for p in parts[1:])  # resumed parts found nothing to train
+    wall = read_json(out / "results.json")["wall_time_s"]  # the parts up to the last that finished
+    assert parts[0]["wall_time_s"] <= wall <= sum(p["wall_time_s"] for p in parts) + 1e-9

@@ -252,9 +252,9 @@ def cmd_evaluate(args) -> None:
 
 
 def cmd_report(args) -> None:
-    from .report import write_report
+    from .compare import render
 
-    print(f"report: {write_report(Path(args.folder))}")
+    print(f"report: {render(Path(args.folder))}")
 
 
 def cmd_colorize(args) -> int:
@@ -500,7 +500,8 @@ COMMANDS = [
                                  "the ImageNet sample and MiniPlaces", _setup_photo_set),
     ("export", cmd_export, "export weights to ONNX (dynamic batch, height and width)", _setup_export),
     ("serve", cmd_serve, "a local web page: drop a photo, see it colorized, download it", _setup_serve),
-    ("report", cmd_report, "render report.html and report.md again from a compare folder", _setup_report),
+    ("report", cmd_report, "compute results.json's figures and tests again from a compare folder's saved "
+                           "evaluations (no training), then render report.html and report.md", _setup_report),
 ]
 
 

@@ -6,8 +6,14 @@ Folder layout:
   runs/<arm>-s<seed>/          training runs (see train.py) + eval.json and per_image.safetensors
   baselines/<name>/            the same evaluation files for "gray" and "mean_color"
   samples.safetensors          fixed, best and worst test images with every arm's prediction
+  parts.json                   each part of the comparison (the first, each --resume): start, wall time, layout
+  peak.json                    optional: the machine's matmul peak (benchmarks/bench_peak.py --out FOLDER)
   results.json                 every figure, config, versions, data source and hash
   report.html, report.md       rendered from results.json (report.py)
+
+Everything in results.json but the provenance (data, machine, versions, dates) is computed from the
+saved evaluations, so `render` recomputes it with the current code from a folder without weights
+(a published one): `colorbench report FOLDER` is the one step that brings a folder up to date.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from .data import Dataset, Split, load_dataset
 from .evaluate import METRICS, evaluate, gray_predictor, mean_ab, mean_color_predictor, model_predictor
 from .hardware import device_name, resolve_device, resolve_precision
 from .models import load_model
-from .persist import ReadError, claim_folder, load_tensors, read_json, save_tensors, write_json
+from .persist import ReadError, claim_folder, load_tensors, read_header, read_json, save_tensors, write_json
 from .stats import mean_ci, paired_table
 from .study import STUDY
 from .train import TrainingError, run_name, run_threads, split_indices, train
@@ -103,8 +109,6 @@ def compare(cfg: CompareConfig, train_overrides: dict, out: Path, resume: bool =
 
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "compare.json", {"compare": asdict(cfg), "train": asdict(base)})
-    prior_wall = read_json(out / "results.json").get("wall_time_s", 0.0) if (
-        continuing and (out / "results.json").exists()) else 0.0
     e = base.epochs
     log(f"comparing {', '.join(cfg.arms)} x {cfg.seeds} seed{'s' * (cfg.seeds != 1)} ({cfg.preset} preset: {e} "
         f"epoch{'s' * (e != 1)} on {len(train_idx):,} training images, {len(val_idx):,} validation, {len(test):,} test "
@@ -112,16 +116,14 @@ def compare(cfg: CompareConfig, train_overrides: dict, out: Path, resume: bool =
 
     # baselines: no training, evaluated on validation (the study's loss) and test
     mean = mean_ab(ds.train.images[train_idx])
-    baselines = {}
-    for name, predict in {"gray": gray_predictor(), "mean_color": mean_color_predictor(mean)}.items():
+    predictors = {"gray": gray_predictor(), "mean_color": mean_color_predictor(mean)}
+    for name in BASELINES:
         folder = out / "baselines" / name
-        r = _load_eval(folder) if continuing else None
-        if r is None:
+        if not (continuing and (folder / "eval.json").exists()):
+            predict = predictors[name]
             val = evaluate(predict, ds.train.images[val_idx], ds.train.labels[val_idx], ds.classes, device=device)
             r = evaluate(predict, test.images, test.labels, ds.classes, device=device)
             _save_eval(folder, r, {"val_loss": val["summary"]["mse"], "mean_ab": mean.tolist() if name != "gray" else None})
-            r = _load_eval(folder)
-        baselines[name] = r
 
     todo = [(seed, arm) for seed in range(cfg.seeds) for arm in cfg.arms]  # seed-major: a stop leaves whole seeds
     runs: dict[str, list[dict]] = {a: [None] * cfg.seeds for a in cfg.arms}
@@ -134,28 +136,68 @@ def compare(cfg: CompareConfig, train_overrides: dict, out: Path, resume: bool =
             log(f"[{k}/{len(todo)}] {arm} seed {seed}: done earlier, kept")
             runs[arm][seed] = r
 
+    at_once = min(cfg.jobs, len(pending)) if len(pending) > 1 else 1
+    part = {"started": dt.datetime.now().isoformat(timespec="seconds"), "wall_time_s": 0.0, "finished": False,
+            "runs_at_once": at_once, "threads_per_run": _threads_per_run(base, at_once), "trained": []}
+
+    def record_part(finished: bool = False) -> None:
+        part.update(wall_time_s=time.perf_counter() - t_start, finished=finished)
+        _record_part(out, part)
+
     def done(k: int, seed: int, arm: str) -> None:
         r = runs[arm][seed] = _load_eval(out / "runs" / run_name(arm, seed))
+        part["trained"].append(run_name(arm, seed))
+        record_part()
         log(f"[{k}/{len(todo)}] {arm} seed {seed}: val loss {r['train']['final_val_loss']:.5f}, test ab MSE "
             f"{r['summary']['ab_mse']:.1f}, colourfulness {r['summary']['colorfulness']:.1f}")
 
-    if cfg.jobs > 1 and len(pending) > 1:
-        _run_parallel(cfg, arms, pending, out, base, continuing, progress, done)
-    else:
-        for k, seed, arm in pending:
-            log(f"[{k}/{len(todo)}] {arm} seed {seed}: training")
-            run_one(dataclasses.replace(arms[arm], seed=seed), out / "runs" / run_name(arm, seed), ds, test,
-                    resume=continuing, progress=progress, log=log)
-            done(k, seed, arm)
-
-    _save_samples(out, cfg, ds, test, runs, mean, device)
-    results = _results(cfg, base, arms, ds, test, runs, baselines, len(train_idx), len(val_idx), device)
-    results["wall_time_s"] = prior_wall + time.perf_counter() - t_start
-    write_json(out / "results.json", results)
+    record_part()
+    try:
+        if at_once > 1:
+            _run_parallel(cfg, arms, pending, out, base, continuing, progress, done)
+        else:
+            for k, seed, arm in pending:
+                log(f"[{k}/{len(todo)}] {arm} seed {seed}: training")
+                run_one(dataclasses.replace(arms[arm], seed=seed), out / "runs" / run_name(arm, seed), ds, test,
+                        resume=continuing, progress=progress, log=log)
+                done(k, seed, arm)
+        # the samples need only the seed-0 runs: kept when none was trained now (a published folder has no weights)
+        if any(seed == 0 for _, seed, _ in pending) or not _samples_cover(out, cfg.arms):
+            _save_samples(out, cfg, ds, test, runs, mean, device)
+    finally:  # an interrupted part keeps its wall time too
+        record_part()
+    provenance = _provenance(cfg, base, ds, test, len(train_idx), len(val_idx), device)
+    record_part(finished=True)
+    write_json(out / "results.json", {**provenance, **analyse(out, provenance)})
 
     from .report import write_report
 
     return write_report(out)
+
+
+def _threads_per_run(base: TrainConfig, at_once: int) -> int:
+    """The threads each run trains on (as run_threads sets them): one when deterministic, else --threads, else
+    this process's share of its threads when runs train at once."""
+    return 1 if base.deterministic else base.threads or max(1, torch.get_num_threads() // at_once)
+
+
+def _record_part(out: Path, part: dict) -> None:
+    """parts.json: one entry per part of the comparison (its first run, each --resume), with its wall time so
+    far and how runs shared the machine, so a comparison that was stopped and resumed reports its whole cost."""
+    parts = [p for p in _read_parts(out) if p.get("started") != part["started"]]
+    write_json(out / "parts.json", parts + [part])
+
+
+def _read_parts(out: Path) -> list[dict]:
+    return read_json(out / "parts.json", "record of the comparison's parts") if (out / "parts.json").exists() else []
+
+
+def _samples_cover(out: Path, arms) -> bool:
+    """Does the folder's samples file hold every arm's seed-0 predictions?"""
+    if not (out / "samples.safetensors").exists():
+        return False
+    names, _ = read_header(out / "samples.safetensors", "sample file")
+    return all(f"pred.{a}" in names for a in arms)
 
 
 def _run_parallel(cfg: CompareConfig, arms: dict, pending: list, out: Path, base: TrainConfig, resume: bool,
@@ -169,7 +211,7 @@ def _run_parallel(cfg: CompareConfig, arms: dict, pending: list, out: Path, base
 
     jobs = min(cfg.jobs, len(pending))
     gpus = torch.cuda.device_count() if resolve_device(base.device).type == "cuda" else 0
-    threads = base.threads or max(1, torch.get_num_threads() // jobs)
+    threads = _threads_per_run(base, jobs)
     with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"), initializer=_worker_start,
                              initargs=(threads,)) as pool:
         futures = {}
@@ -231,7 +273,63 @@ def _changes(arm: TrainConfig, base: TrainConfig) -> dict:
     return {k: v for k, v in asdict(arm).items() if k not in ("model", "seed") and getattr(base, k) != v}
 
 
-def _results(cfg, base, arms, ds, test, runs, baselines, n_train, n_val, device) -> dict:
+PROVENANCE = ("colorbench_version", "created", "versions", "device", "threads", "config", "data", "wall_time_s")
+BASELINES = ("gray", "mean_color")
+TRAIN_FLOPS_PER_FORWARD = 3  # a training step ~ 3 forward passes: backward costs about twice the forward
+
+
+def _provenance(cfg, base, ds, test, n_train, n_val, device) -> dict:
+    """What results.json records of where and on what the comparison ran: kept when it is rendered again."""
+    return {
+        "colorbench_version": __version__,
+        "created": dt.datetime.now().isoformat(timespec="seconds"),
+        "versions": {"python": sys.version.split()[0], "torch": torch.__version__, "platform": platform.platform()},
+        "device": device_name(device),
+        "threads": torch.get_num_threads(),
+        "config": {"compare": asdict(cfg), "train": asdict(base)},
+        "data": {"name": ds.name, "source": ds.source, "digest_md5": ds.digest, "classes": ds.classes,
+                 "image_size": list(ds.image_size), "train_split_images": len(ds.train),
+                 "train_images": n_train, "val_images": n_val, "test_images": len(test),
+                 "test_split_images": len(ds.test)},
+    }
+
+
+def render(out: Path) -> Path:
+    """`colorbench report`: results.json's figures and tests computed again by this code from the saved
+    evaluations (no training, no data, no weights: a published folder is enough), then the report."""
+    out = Path(out)
+    if (out / "results.json").exists() and (out / "runs").is_dir():
+        old = read_json(out / "results.json", "results file")
+        provenance = {k: old[k] for k in PROVENANCE if k in old}
+        write_json(out / "results.json", {**provenance, **analyse(out, provenance)})
+    from .report import write_report
+
+    return write_report(out)
+
+
+def _peak(out: Path) -> dict | None:
+    """The machine's matmul peak, where it was measured for this folder (benchmarks/bench_peak.py --out)."""
+    return read_json(out / "peak.json", "peak record") if (out / "peak.json").exists() else None
+
+
+def _peak_fraction(peak: dict | None, precision: str, threads: int, gflops: float) -> float | None:
+    value = ((peak or {}).get("gflops", {}).get(precision) or {}).get(str(threads))
+    return gflops / value if value else None
+
+
+def analyse(out: Path, provenance: dict) -> dict:
+    """Every figure and test of results.json but its provenance, from the evaluations saved in `out` (runs/,
+    baselines/), parts.json and peak.json: the seeds and arms of `provenance`'s config."""
+    cfg = CompareConfig.from_dict(provenance["config"]["compare"])
+    base = TrainConfig.from_dict(provenance["config"]["train"])
+    arms = {a: parse_arm(a, base) for a in cfg.arms}
+    runs = {a: [_load_eval(out / "runs" / run_name(a, seed)) for seed in range(cfg.seeds)] for a in cfg.arms}
+    baselines = {b: _load_eval(out / "baselines" / b) for b in BASELINES}
+    missing = [run_name(a, seed) for a, rs in runs.items() for seed, r in enumerate(rs) if r is None] + [
+        f"baseline {b}" for b, r in baselines.items() if r is None]
+    if missing:
+        raise ReadError(f"{out}: no saved evaluation of {', '.join(missing)}; finish the comparison with --resume")
+    peak = _peak(out)
     models = {}
     for arm, rs in runs.items():
         trains = [r["train"] for r in rs]
@@ -243,6 +341,11 @@ def _results(cfg, base, arms, ds, test, runs, baselines, n_train, n_val, device)
         summary["train_time_s"] = _summarise([t["train_time_s"] for t in trains])
         summary["train_images_per_s"] = _summarise([t["images_per_s"] for t in trains])
         summary["inference_images_per_s"] = _summarise([r["inference_images_per_s"] for r in rs])
+        gflops = [TRAIN_FLOPS_PER_FORWARD * t["forward_flops"] * t["images_per_s"] / 1e9 for t in trains]
+        summary["train_gflops_per_s"] = _summarise(gflops)
+        fractions = [_peak_fraction(peak, t.get("precision", "fp32"), t.get("threads"), g) for t, g in zip(trains, gflops)]
+        if all(f is not None for f in fractions):
+            summary["peak_fraction"] = _summarise(fractions)
         pretrain_time = [(t.get("pretext") or {}).get("time_s", 0.0) for t in trains]
         models[arm] = {
             "model": arms[arm].model,
@@ -251,6 +354,7 @@ def _results(cfg, base, arms, ds, test, runs, baselines, n_train, n_val, device)
             "params": trains[0]["params"],
             "forward_flops": trains[0]["forward_flops"],
             "precision": trains[0].get("precision", "fp32"),
+            "threads": sorted({t.get("threads") for t in trains}, key=str),  # each run's, as it trained
             "summary": summary,
             "pretrain_time_s": _summarise(pretrain_time) if any(pretrain_time) else None,
             "per_class": {k: [sum(v) / len(v) for v in zip(*(r["per_class"][k] for r in rs))]
@@ -279,18 +383,13 @@ def _results(cfg, base, arms, ds, test, runs, baselines, n_train, n_val, device)
                                        baselines[b]["per_image"][m].expand(len(runs[a]), -1))
                                       for a in names for b in baselines for m in AGAINST_BASELINES])
     precisions = sorted({m["precision"] for m in models.values()})
+    parts = _read_parts(out)
     return {
-        "colorbench_version": __version__,
-        "created": dt.datetime.now().isoformat(timespec="seconds"),
-        "versions": {"python": sys.version.split()[0], "torch": torch.__version__, "platform": platform.platform()},
-        "device": device_name(device),
         "precision": precisions[0] if len(precisions) == 1 else "mixed: " + ", ".join(precisions),
-        "threads": torch.get_num_threads(),
-        "config": {"compare": asdict(cfg), "train": asdict(base)},
-        "data": {"name": ds.name, "source": ds.source, "digest_md5": ds.digest, "classes": ds.classes,
-                 "image_size": list(ds.image_size), "train_split_images": len(ds.train),
-                 "train_images": n_train, "val_images": n_val, "test_images": len(test),
-                 "test_split_images": len(ds.test)},
+        "parts": parts,
+        "wall_time_s": sum(p["wall_time_s"] for p in parts) if parts else provenance.get("wall_time_s"),
+        "peak": peak,
+        "train_flops_per_forward": TRAIN_FLOPS_PER_FORWARD,
         "metrics": METRICS + ["colorfulness_gap"],
         "models": models,
         "baselines": base_out,

@@ -86,7 +86,7 @@ def plot_losses(r: dict) -> bytes:
     axes[1].set_xticks(range(1, epochs + 1) if epochs <= 12 else range(1, epochs + 1, max(1, epochs // 10)))
     if any(e["loss"] != "mse" for e in r["models"].values()):
         axes[0].set_yscale("log")  # objectives on different scales share one axis
-    axes[1].legend(fontsize=8)
+    axes[1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))  # beside: the baselines' lines stay seen
     axes[0].legend(fontsize=8)
     return _png(fig)
 
@@ -113,9 +113,10 @@ def plot_cost_quality(r: dict) -> bytes:
                 truth = _f(next(iter(r["baselines"].values()))["summary"]["colorfulness_true"])
                 ax.axhline(truth, color="#2ca02c", lw=1, alpha=0.6, label="truth")
             ax.set_xlabel(xlabel)
-            ax.set_ylabel(f"{UNITS[metric]}, {better(metric)}")
+            ax.set_ylabel(f"{UNITS[metric]}\n{better(metric)}")  # two lines: one is taller than the axes
             ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=7, loc="best")
+    handles, labels = axes[1][0].get_legend_handles_labels()  # above the panels, never over a point
+    fig.legend(handles, labels, fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=min(6, len(labels)))
     fig.tight_layout()
     return _png(fig)
 
@@ -149,7 +150,7 @@ def plot_per_class(r: dict, metric: str = "ab_mse") -> bytes:
                    color=st.get("color", "k"), zorder=3, label=f"{b} baseline")
     ax.set_xticks(list(xs), classes, rotation=30 if len(classes) > 6 else 0)
     ax.set_ylabel(f"{UNITS[metric]}\n{better(metric)}")
-    ax.legend(fontsize=8, ncol=min(4, len(models) + 2))
+    ax.legend(fontsize=8, ncol=len(models) + 2, loc="lower left", bbox_to_anchor=(0, 1.01))  # above: bars stay seen
     ax.grid(axis="y", alpha=0.3)
     return _png(fig)
 

@@ -18,7 +18,8 @@ from pathlib import Path
 from . import figures
 from .evaluate import HIGHER_IS_BETTER
 from .persist import load_tensors, read_json, write_bytes, write_text
-from .study import CITATIONS, STUDY_CITATION, STUDY_MODELS, ZHANG_2016
+from .config import PRESETS
+from .study import CITATIONS, STUDY, STUDY_CITATION, STUDY_MODELS, ZHANG_2016
 
 ALPHA = 0.05
 
@@ -234,12 +235,43 @@ def _cost_table(r: dict) -> Table:
                      _time_cell(s["train_time_s"], f"models.{arm}.summary.train_time_s"),
                      Num(pre["mean"], f"models.{arm}.pretrain_time_s.mean", ".1f") if pre else "-",
                      Num(s["train_images_per_s"]["mean"], f"models.{arm}.summary.train_images_per_s.mean", ".0f"),
-                     Num(s["inference_images_per_s"]["mean"], f"models.{arm}.summary.inference_images_per_s.mean", ".0f")])
-    cap = (f"On {r['device']} ({r['threads']} threads). Forward GFLOPs per {size[0]}x{size[1]} image (multiply and add "
-           "counted apart). Training time per seed: mean (fastest to slowest seed), excluding validation; pretraining "
-           "is extra, shown apart.")
+                     Num(s["inference_images_per_s"]["mean"], f"models.{arm}.summary.inference_images_per_s.mean", ".0f")]
+                    + _machine_units(arm, s))
+    threads = sorted({t for e in r["models"].values() for t in e.get("threads") or []}, key=str)
+    on = f"each run on {'/'.join(map(str, threads))} thread{'s' * (threads != [1])}" if threads else f"{r['threads']} threads"
+    cap = (f"On {r['device']} ({on}). Forward GFLOPs per {size[0]}x{size[1]} image (multiply and add "
+           "counted apart). Training time per seed: mean (fastest to slowest seed), excluding validation; pretraining is extra, "
+           "shown apart. "
+           + _machine_units_caption(r))
     return Table(["arm", "precision", "parameters", "forward GFLOPs", "training time s", "pretraining s",
-                  "training img/s", "inference img/s"], rows, cap)
+                  "training img/s", "inference img/s", "training GFLOP/s", "% of peak"], rows, cap)
+
+
+def _machine_units(arm: str, s: dict) -> list:
+    """Training speed in the machine's own units: achieved GFLOP/s, and the fraction of its matmul peak."""
+    if "train_gflops_per_s" not in s:
+        return ["-", "-"]
+    k = f"models.{arm}.summary"
+    frac = s.get("peak_fraction")
+    return [Num(s["train_gflops_per_s"]["mean"], f"{k}.train_gflops_per_s.mean", ".0f"),
+            Num(frac["mean"], f"{k}.peak_fraction.mean", ".0f", scale=0.01) if frac else "-"]
+
+
+def _machine_units_caption(r: dict) -> str:
+    if "train_flops_per_forward" not in r:
+        return ""
+    text = (f"Training GFLOP/s: {r['train_flops_per_forward']} x the forward FLOPs (the backward pass costs about twice "
+            "the forward) x training images/s, per run, mean over seeds.")
+    peak = r.get("peak")
+    if not peak:
+        return text + (" No matmul peak was measured for this folder (benchmarks/bench_peak.py --out FOLDER), so no "
+                       "fraction of it is given.")
+    g = peak["gflops"]
+    each = "; ".join(f"{p} " + " / ".join(f"{_f(v):.0f}" for v in g[p].values()) + " on "
+                     + " / ".join(g[p]) + " threads" for p in g)
+    return text + (f" % of peak: of a {peak.get('size', 2048)}² matmul's GFLOP/s on this machine in the run's precision "
+                   f"and on its thread count ({each}; {peak.get('how', 'measured by benchmarks/bench_peak.py')}). "
+                   "Runs that shared the machine reach less of it than one alone would.")
 
 
 def _diff_parts(p: dict, key: str, fmt: str) -> Parts:
@@ -406,18 +438,120 @@ def _setup(r: dict) -> str:
             f"{d['digest_md5']}): a seeded stratified {1 - vf:.0%}/{vf:.0%} split of its {d['train_split_images']:,} "
             f"training images; {train_txt}, {val_txt}; {test_txt}. {n_seeds(r)} seed{'s' * (n_seeds(r) != 1)} per arm. "
             f"colorbench {r['colorbench_version']}, torch {r['versions']['torch']}, {r['device']}, {r.get('precision', 'fp32')}"
-            f" precision, {r['threads']} threads; wall time {_f(r.get('wall_time_s')) / 60:.1f} min; created {r['created']}.")
+            f" precision; created {r['created']}. {_layout(r)}")
+
+
+def _minutes(s) -> str:
+    return f"{_f(s) / 60:.1f} min"
+
+
+def _layout(r: dict) -> str:
+    """Every part's wall time and the total, and how the runs shared the machine (their times depend on it)."""
+    parts = r.get("parts") or []
+    if len(parts) > 1:
+        each = "; ".join(f"{_minutes(p['wall_time_s'])} from {p['started'].replace('T', ' ')}"
+                         + ("" if p.get("finished") else ", stopped") for p in parts)
+        text = f"Wall time {_minutes(r.get('wall_time_s'))} in {len(parts)} parts ({each})."
+    else:
+        text = f"Wall time {_minutes(r.get('wall_time_s'))}."
+    layouts = sorted({(p.get("runs_at_once", 1), p.get("threads_per_run")) for p in parts if p.get("trained", True)},
+                     key=str) or [(r["config"]["compare"].get("jobs", 1), None)]
+    threads = sorted({t for m in r["models"].values() for t in m.get("threads") or []}, key=str)
+    on = f"{'/'.join(map(str, threads))} thread{'s' * (threads != [1])}" if threads else "the default threads"
+    cpu = r["device"].startswith("CPU")
+    at_once = max(n for n, _ in layouts)
+    if at_once > 1:
+        text += (f" Each run trained on {on}, {at_once} runs at once" + (f" on a machine of {r['threads']} threads" if cpu
+                 else "") + (": runs shared the machine, so each one's training time depends on what ran beside it "
+                             "(compare them as this machine's, not as a model's alone)." if cpu else "."))
+    else:
+        text += f" One run at a time, each on {on}."
+    return text
+
+
+def _study_arms(r: dict) -> list[tuple[str, str, str]]:
+    """(the study's label, its key in STUDY, our arm) for the study's models this comparison ran as the study did."""
+    models = r["models"]
+    return [(label, key, m) for label, key, m in STUDY_MODELS if m in models and models[m]["loss"] == "mse"
+            and not models[m]["changes"]]
+
+
+def study_table(r: dict) -> Table:
+    """The study's question answered: its figures beside ours for each of its models, each against cnn by a
+    paired test, and the baselines. The README's first screen shows this table as it renders here."""
+    ours = _study_arms(r)
+    cnn = "cnn" if "cnn" in r["models"] else None
+
+    def against_cnn(a: str, table: str):
+        p, key = _find(r, table, a, cnn, "ab_mse") if cnn and a != cnn else (None, None)
+        if p is None:
+            return "-"
+        raw = r[table][int(key.rsplit(".", 1)[1])]
+        if raw["a"] == a:
+            return _diff_parts(p, key, ".1f")
+        # the table holds cnn − a: shown negated (scale −1), each number still traceable to its entry
+        cf = ci_fmt(_f(p["ci_low"]), _f(p["ci_high"]), ".1f")
+        return Parts([Num(raw["mean_diff"], f"{key}.mean_diff", "+" + cf, scale=-1), " (",
+                      Num(raw["ci_high"], f"{key}.ci_high", cf, scale=-1), " to ",
+                      Num(raw["ci_low"], f"{key}.ci_low", cf, scale=-1), "), p ", Num(raw["p_holm"], f"{key}.p_holm", ".2g")])
+
+    rows = []
+    for label, key, m in ours:
+        st = r["study"][key]
+        rows.append([f"{label}: {m}", Num(st["val_loss"], f"study.{key}.val_loss", ".4f"),
+                     Num(st["ab_mse"], f"study.{key}.ab_mse", ".2f"), _mean_num(r, m, "val_loss", ".5f"),
+                     _mean_num(r, m, "ab_mse", ".1f"), against_cnn(m, "paired")])
+    names = {"gray": "gray baseline (ab = 0)", "mean_color": "mean-colour baseline"}
+    for b, e in r["baselines"].items():
+        rows.append([names.get(b, f"{b} baseline"), "-", "-", Num(e["summary"]["val_loss"], f"baselines.{b}.summary.val_loss", ".5f"),
+                     Num(e["summary"]["ab_mse"], f"baselines.{b}.summary.ab_mse", ".1f"), against_cnn(b, "against_baselines")])
+    d, seeds = r["data"], n_seeds(r)
+    spread = f"mean ± 95% CI over {seeds} seeds" if seeds > 1 else "one seed, ± 95% CI over test images only"
+    return Table(["model: ours", "study val loss", "study average MSE", "our val loss", "our test ab MSE",
+                  "ab MSE − cnn (95% CI), p (Holm)"], rows,
+                 f"Study: official CIFAR-10, 10 epochs, one seed, 'average MSE' over 5 test images. Ours: {d['name']}, "
+                 f"{spread}, ab MSE (LAB units², lower is better) on all {d['test_images']:,} test images, val loss "
+                 f"(MSE of ab/128) on {d['val_images']:,} validation images. Last column: paired difference from cnn on "
+                 f"the same test images ({_where(r)}), Holm-adjusted p of its table.")
+
+
+def _ordering(r: dict) -> str | None:
+    """Does the study's ordering (its CNN better than its U-Net on 'average MSE') hold here? In plain words."""
+    if "cnn" not in r["models"]:
+        return None
+    study_gap = STUDY["unet"]["ab_mse"] - STUDY["cnn"]["ab_mse"]
+    cnn_err = _f(r["models"]["cnn"]["summary"]["ab_mse"]["mean"])
+    said = {"unet_noskip": "the U-Net as the study coded it (unet_noskip)", "unet": "the U-Net with skip connections (unet)"}
+    clauses, verdicts = [], set()
+    for m in ("unet_noskip", "unet"):
+        p, _ = _find(r, "paired", "cnn", m, "ab_mse")
+        if m not in [a for _, _, a in _study_arms(r)] or p is None:
+            continue
+        d = _f(p["mean_diff"])
+        verdict = "holds" if p["significant"] and d < 0 else "reversed" if p["significant"] else "unresolved"
+        verdicts.add(verdict)
+        clauses.append(f"the CNN is {'better' if d < 0 else 'worse'} than {said[m]} by {abs(d):.2f} "
+                       f"({100 * abs(d) / cnn_err:.1f}% of its error; cnn − {m}: 95% CI {_f(p['ci_low']):+.2f} to "
+                       f"{_f(p['ci_high']):+.2f}, Holm-adjusted p {_f(p['p_holm']):.2g})"
+                       + ("" if p["significant"] else ", not a significant difference"))
+    if not clauses:
+        return None
+    verdict = {"holds": "holds", "reversed": "does not hold: it is reversed",
+               "unresolved": "is not confirmed: no difference survives the test"}[verdicts.pop()] if len(verdicts) == 1 \
+        else "holds only in part"
+    return (f"The study's ordering, its CNN better than its U-Net (average MSE {STUDY['cnn']['ab_mse']:.2f} against "
+            f"{STUDY['unet']['ab_mse']:.2f}, a gap of {study_gap:.1f} on 5 images), {verdict} here. Over "
+            f"{r['data']['test_images']:,} test images and {n_seeds(r)} seed{'s' * (n_seeds(r) != 1)}, "
+            + "; ".join(clauses) + ".")
 
 
 def _study_section(r: dict) -> list:
-    models = r["models"]
-    ours = [(label, key, m) for label, key, m in STUDY_MODELS if m in models and models[m]["loss"] == "mse"
-            and not models[m]["changes"]]
+    ours = _study_arms(r)
     if not ours:
         return []
     cfg = r["config"]["train"]
     full = cfg["epochs"] == 10 and not cfg["train_limit"]
-    s = {m: e["summary"] for m, e in models.items()}
+    s = {m: e["summary"] for m, e in r["models"].items()}
     lines = [f"The study ({STUDY_CITATION}) trained each model once for 10 epochs on official CIFAR-10 and reported a "
              "validation loss of 0.0093 (CNN) and 0.0091 (U-Net), and an 'average MSE' of 138.58 (CNN) and 156.44 "
              "(U-Net) from 5 test images. Its U-Net code had no skip connections: our unet_noskip is that network, "
@@ -427,15 +561,9 @@ def _study_section(r: dict) -> list:
     vl = ", ".join(f"{m} {_f(s[m]['val_loss']['mean']):.5f}" + (f" ± {_f(s[m]['val_loss']['ci']):.5f}" if n_seeds(r) > 1 else "")
                    for _, _, m in ours)
     lines.append(f"Here, with {setting} over {n_seeds(r)} seed{'s' * (n_seeds(r) != 1)}, validation losses are: {vl}.")
-    if "cnn" in models and "unet_noskip" in models:
-        p, _ = _find(r, "paired", "cnn", "unet_noskip", "ab_mse")
-        if p:
-            verdict = ("a real difference" if p["significant"] else
-                       f"no difference that survives {'training noise, image sampling' if n_seeds(r) > 1 else 'image sampling'}"
-                       " and the correction for multiple tests")
-            lines.append(f"The study's CNN-vs-U-Net verdict rested on one seed and 5 images. Over "
-                         f"{r['data']['test_images']:,} test images and {p['seeds']} seed{'s' * (p['seeds'] != 1)}, cnn − "
-                         f"unet_noskip ab MSE is {_ci_text(p, '.2f')}: {verdict}.")
+    ordering = _ordering(r)
+    if ordering:
+        lines.append(ordering)
     if "JPEG" in r["data"]["name"]:
         lines.append("Data caveat: these numbers are on CIFAR-10 (JPEG copy), re-encoded at JPEG quality 75 with 4:2:0 "
                      "chroma subsampling, whose colour channels are smoother than the official release's; colour errors "
@@ -443,15 +571,7 @@ def _study_section(r: dict) -> list:
     if not full:
         lines.append("Losses after fewer epochs on less data are expected to be higher than the study's; run the study "
                      "preset for a like-for-like comparison.")
-    rows = []
-    for label, key, m in ours:
-        st = r["study"][key]
-        rows.append([label, m, Num(st["val_loss"], f"study.{key}.val_loss", ".4f"), _mean_num(r, m, "val_loss", ".5f"),
-                     Num(st["ab_mse"], f"study.{key}.ab_mse", ".2f"), _mean_num(r, m, "ab_mse", ".2f")])
-    table = Table(["study's model", "ours", "study val loss", "our val loss", "study average MSE", "our ab MSE"], rows,
-                  "Study: official CIFAR-10, 10 epochs, one seed, 'average MSE' over 5 test images. Ours: "
-                  f"{r['data']['name']}, the settings above, mean ± 95% CI, all {r['data']['test_images']:,} test images.")
-    return [("h2", "The study vs this run")] + lines + [table]
+    return [("h2", "The study vs this run")] + lines + [study_table(r)]
 
 
 def _describe_change(arm: str, e: dict, first: dict) -> str:
@@ -463,6 +583,14 @@ def _describe_change(arm: str, e: dict, first: dict) -> str:
         elif k not in first["changes"] or first["changes"][k] != v:
             parts.append(f"{words.get(k, k)} {v}")
     return "; ".join(parts) or "same as the first arm"
+
+
+def is_directions(r: dict) -> bool:
+    """Is this a comparison of the study's future directions: the directions preset's baseline arm first, and
+    every other arm one of that preset's directions?"""
+    arms = PRESETS["directions"].arms
+    names = list(r["models"])
+    return names[0] == arms[0] and len(names) > 1 and all(m in arms[1:] for m in names[1:])
 
 
 def _directions_section(r: dict) -> list:
@@ -504,11 +632,18 @@ def _directions_section(r: dict) -> list:
                   f"the {len(rows_in)} tests of this table; verdicts count only adjusted p ≤ {ALPHA}. Lower is better "
                   "for ab MSE and CIEDE2000, higher for colourfulness and AuC. Cost: forward GFLOPs per image and "
                   f"training time (pretraining included) relative to {first}.")
-    intro = (f"The study's closing section proposed four directions it never tried: hybrid architectures, perceptual "
-             f"losses such as SSIM, more data augmentation, and pre-trained models. Each arm below changes one thing "
-             f"against {first} (the study's protocol); colour classification ({ZHANG_2016}) is added as the field's "
-             "known cure for desaturated colour. The sample grids below show every arm on the same images.")
-    return [("h2", "The study's future directions"), intro, table, ("list", verdicts)] + _seed_advice(r, "against_first")
+    if is_directions(r):
+        title = "The study's future directions"
+        intro = (f"The study's closing section proposed four directions it never tried: hybrid architectures, "
+                 f"perceptual losses such as SSIM, more data augmentation, and pre-trained models. Each arm below "
+                 f"changes one thing against {first} (the study's protocol); colour classification ({ZHANG_2016}) is "
+                 "added as the field's known cure for desaturated colour. The sample grids below show every arm on the "
+                 "same images.")
+    else:
+        title = f"Each arm against {first}"
+        intro = (f"Every other arm minus {first}, the first arm, on the metrics that say whether a change pays: error, "
+                 "colour and their cost. The sample grids below show every arm on the same images.")
+    return [("h2", title), intro, table, ("list", verdicts)] + _seed_advice(r, "against_first")
 
 
 def build_report(folder: Path) -> tuple[str, list]:
