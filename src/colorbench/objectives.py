@@ -155,11 +155,17 @@ class AnnealedMean(nn.Module):
         self.upsample = upsample
 
     def forward(self, raw: torch.Tensor) -> torch.Tensor:
-        p = torch.softmax(raw.float() / self.temperature, dim=1)
-        ab = torch.einsum("bqhw,qc->bchw", p, self.bins).clamp(-1, 1)
-        if self.upsample > 1:  # scored at a lower resolution: chroma upsampled, as L stays sharp
-            ab = F.interpolate(ab, scale_factor=self.upsample, mode="bilinear", align_corners=False)
-        return ab
+        return annealed_mean(raw, self.bins, self.temperature, self.upsample)
+
+
+def annealed_mean(raw: torch.Tensor, bins: torch.Tensor, temperature, upsample: int = 1) -> torch.Tensor:
+    """Bin scores (B, Q, h, w) -> ab/128 (B, 2, h * upsample, w * upsample) at one temperature: what the
+    decoder outputs, and what the classification objective's MSE term scores (differentiable)."""
+    p = torch.softmax(raw.float() / temperature, dim=1)
+    ab = torch.einsum("bqhw,qc->bchw", p, bins).clamp(-1, 1)
+    if upsample > 1:  # scored at a lower resolution: chroma upsampled, as L stays sharp
+        ab = F.interpolate(ab, scale_factor=upsample, mode="bilinear", align_corners=False)
+    return ab
 
 
 def annealed_means(raw: torch.Tensor, bins: torch.Tensor, temperatures, chunk: int = 0) -> torch.Tensor:
@@ -369,10 +375,7 @@ class Classification(Objective):
         ce = -(picked * w.permute(0, 3, 1, 2)).sum(1)  # (B, H, W)
         loss = (ce * self.class_weight[idx[..., 0]]).mean()
         if self.mse_weight:
-            p = torch.softmax(raw.float() / self.temperature, dim=1)
-            pred = torch.einsum("bqhw,qc->bchw", p, self.bins)
-            if pred.shape[-2:] != full_ab.shape[-2:]:  # as the decoder does: chroma upsampled to full size
-                pred = F.interpolate(pred, scale_factor=self.head_stride, mode="bilinear", align_corners=False)
+            pred = annealed_mean(raw, self.bins, self.temperature, self.head_stride)  # as the decoder does
             H, W = full_ab.shape[-2:]
             loss = loss + self.mse_weight * F.mse_loss(pred[..., :H, :W], full_ab)
         return loss
