@@ -51,7 +51,7 @@ stage() {  # stage N, then its own options; stage N > 1 goes on from stage N-1's
   colorbench train "${COMMON[@]}" "${from[@]}" --out "$RUNS/stage$n" --resume "$@"
 }
 stage 1 --epochs 2 --lr 1e-3
-stage 2 --epochs 1 --lr 3e-4   # planned: STAGES=2 bash recipes/photo-weights.sh (not yet shipped)
+stage 2 --epochs 3 --lr 5e-4 --schedule cosine   # planned: STAGES=2 bash recipes/photo-weights.sh (not yet shipped)
 [ -z "${TRAIN_ONLY:-}" ] || exit 0
 DONE=()
 for n in $(seq 1 "$STAGES"); do DONE+=("$RUNS/stage$n"); done

@@ -1,4 +1,5 @@
 import json
+import math
 import os
 import signal
 import subprocess
@@ -391,3 +392,17 @@ def test_going_on_from_weights_starts_where_they_stopped(tmp_path, sample):
     assert torch.equal(second.decode.bins, first.decode.bins)
     with pytest.raises(ValueError, match="not of this --model unet"):
         train(TrainConfig(**{**cfg.__dict__, "model": "unet", "init": str(tmp_path / "a")}), tmp_path / "c", **kw)
+
+
+def test_cosine_schedule_decays_to_zero_by_the_last_step(tmp_path, sample):
+    kw = dict(dataset=sample, progress=False, log=lambda *_: None)
+    cfg = TrainConfig(**{**TINY, "schedule": "cosine", "lr": 2e-3})  # 256 images / 32 = 8 steps an epoch
+    train(TrainConfig(**{**TINY, "schedule": "cosine", "lr": 2e-3, "epochs": 1}), tmp_path / "r", **kw)
+    state = torch.load(tmp_path / "r" / "state.pt", weights_only=False)
+    # after epoch 1 of a 1-epoch run, the last of its 8 steps ran at 2e-3 * (1 + cos(pi * 7/8)) / 2
+    assert state["optimizer"]["param_groups"][0]["lr"] == pytest.approx(2e-3 * (1 + math.cos(math.pi * 7 / 8)) / 2)
+    whole = train(cfg, tmp_path / "whole", **kw)
+    state = torch.load(tmp_path / "whole" / "state.pt", weights_only=False)
+    assert state["optimizer"]["param_groups"][0]["lr"] == pytest.approx(2e-3 * (1 + math.cos(math.pi * 15 / 16)) / 2)
+    constant = train(TrainConfig(**{**TINY, "lr": 2e-3}), tmp_path / "constant", **kw)
+    assert whole["history"][-1]["train_loss"] != constant["history"][-1]["train_loss"]

@@ -119,6 +119,7 @@ def train_help() -> dict[str, str]:
         "epochs": "passes over the training split",
         "batch_size": "images per step (the global batch over all processes)",
         "lr": "Adam's learning rate",
+        "schedule": "learning rate over the run: constant (the study's) or cosine (decays to 0 by the last step)",
         "val_fraction": "share of the training set held out for validation (the study's 80/20 split: 0.2)",
         "split_seed": "seed of the train/validation split, the same for every training seed",
         "train_limit": "train on a stratified subset of this many images; 0: all",

@@ -52,6 +52,7 @@ class TrainConfig:
     epochs: int = _marked(10, RESUMABLE)
     batch_size: int = 64
     lr: float = _marked(1e-3, RESUMABLE)  # Adam, as in the study
+    schedule: str = "constant"  # constant (the study's) | cosine: lr decays to 0 over the run's steps
     val_fraction: float = _marked(0.2, SAME_FOR_ARMS)  # the study's 80/20 split of the training set
     split_seed: int = _marked(0, SAME_FOR_ARMS)  # the split stays fixed across training seeds
     train_limit: int = 0  # 0: the whole training split; else a stratified subset of this many
@@ -147,6 +148,8 @@ def validate(cfg: TrainConfig) -> TrainConfig:
         raise UsageError(f"--val-fraction must be between 0 and 1, got {cfg.val_fraction}")
     if not cfg.lr > 0:
         raise UsageError(f"--lr must be positive, got {cfg.lr}")
+    if cfg.schedule not in ("constant", "cosine"):
+        raise UsageError(f"--schedule must be constant or cosine, got {cfg.schedule!r}")
     for name in list_objectives():  # every objective's options checked, whichever --loss: the checks live in them
         try:
             OBJECTIVES[name].from_config(cfg)

@@ -334,6 +334,10 @@ def _train_loop(cfg: TrainConfig, out: Path, state: dict | None, data: Prepared,
                 raw = step_fn(x)
             loss = objective.loss(raw, ab, L)  # in float32, outside autocast
             opt.zero_grad(set_to_none=True)
+            if cfg.schedule == "cosine":  # a function of the step alone: a resumed run continues the same curve
+                done = ((epoch - 1) * steps + step - 1) / (cfg.epochs * steps)
+                for group in opt.param_groups:
+                    group["lr"] = cfg.lr * 0.5 * (1 + math.cos(math.pi * done))
             if world.active:  # the mean over the global batch, once DDP averages over processes
                 (loss * (len(xb) * world.size / global_count) if len(xb) else raw.sum() * 0).backward()
             else:
