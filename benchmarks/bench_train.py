@@ -3,7 +3,8 @@ the same tensors, and against this machine's measured matmul peak for the precis
 
 For each model:
   ours     `colorbench.train.train` (precision as --precision decides, `auto` by default: bf16 autocast
-           where this machine runs it faster), images/s of its second epoch (warm)
+           where this machine runs it faster; the layout, channels_last or NCHW, timed per model), images/s
+           of its second epoch (warm)
   plain    the loop a PyTorch user writes first, on the same normalised LAB tensors: fp32, default
            (NCHW) memory layout, Adam, MSE, a random flip per batch; images/s after warm-up steps
   peak     achieved training FLOPs (forward + backward, counted by torch's FlopCounterMode) per image
@@ -96,7 +97,7 @@ def main() -> None:
     print(f"{device_name(device)}, torch {torch.__version__}, {torch.get_num_threads()} threads; precision {precision} "
           f"({args.precision}); matmul peak {peak:.0f} GFLOP/s in {precision}, {fp32_peak:.0f} in fp32; "
           f"data {ds.name}, {size}x{size}")
-    print(f"{'model':<12}{'ours img/s':>11}{'plain fp32':>11}{'ours/plain':>11}{'GFLOP/s':>9}{'% peak':>8}")
+    print(f"{'model':<12}{'layout':>14}{'ours img/s':>11}{'plain fp32':>11}{'ours/plain':>11}{'GFLOP/s':>9}{'% peak':>8}")
     for name in args.models:
         cfg = TrainConfig(model=name, data=args.data, train_limit=args.images, epochs=2, device=args.device,
                           precision=precision, val_limit=1000)
@@ -105,7 +106,7 @@ def main() -> None:
         ours = m["history"][-1]["images_per_s"]
         gflops = ours * train_flops_per_image(name, size) / 1e9
         plain = plain_images_per_s(name, lab, args.plain_steps, device)
-        print(f"{name:<12}{ours:>11.0f}{plain:>11.0f}{ours / plain:>10.2f}x{gflops:>9.0f}{gflops / peak:>8.0%}")
+        print(f"{name:<12}{m['memory_format']:>14}{ours:>11.0f}{plain:>11.0f}{ours / plain:>10.2f}x{gflops:>9.0f}{gflops / peak:>8.0%}")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,9 @@ IMAGENET = SHARED / "imagenet-sample-1000.tar"
 # Decoded datasets are cached here, shared by xdist workers and kept between local runs; tests that
 # need an empty cache point COLORBENCH_CACHE at their own tmp_path.
 os.environ.setdefault("COLORBENCH_CACHE", str(ROOT / ".pytest_cache" / "colorbench"))
+# the layout is timed per model and batch shape: tests train dozens of tiny ones, so the suite pins it
+# (test_hardware.py checks the measured choice)
+os.environ.setdefault("COLORBENCH_MEMORY_FORMAT", "channels_last")
 if os.environ.get("PYTEST_XDIST_WORKER"):
     torch.set_num_threads(1)  # two workers on two cores: don't oversubscribe
 

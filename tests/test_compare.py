@@ -89,7 +89,7 @@ def test_arms_with_changes_and_their_checks(tmp_path):
 def test_an_arms_bool_field_refuses_a_typo():
     from colorbench.config import TrainConfig, UsageError, parse_arm
 
-    assert parse_arm("cnn,channels_last=no", TrainConfig()).channels_last is False
+    assert parse_arm("cnn,compile=no", TrainConfig(compile=True)).compile is False
     assert parse_arm("cnn,deterministic=True", TrainConfig()).deterministic is True
     with pytest.raises(UsageError, match="deterministic must be a bool, got 'ture'"):
         parse_arm("cnn,deterministic=ture", TrainConfig())

@@ -85,3 +85,43 @@ def test_a_device_that_is_not_here_is_one_usage_error(name):
     assert "\n" not in str(e.value) and repr(name) in str(e.value) and "cpu" in str(e.value)
     assert hardware.resolve_device("cpu") == torch.device("cpu")
     assert hardware.resolve_device("auto").type in ("cpu", "cuda")
+
+
+@pytest.mark.parametrize("cl_s,nchw_s,want", [(1.0, 1.4, "channels_last"), (1.0, 0.91, "contiguous")])
+def test_auto_layout_follows_the_measurement_per_model_and_caches_it(monkeypatch, empty_cache, cl_s, nchw_s, want):
+    from colorbench.hardware import resolve_memory_format
+    from colorbench.models import create_model
+
+    monkeypatch.delenv("COLORBENCH_MEMORY_FORMAT", raising=False)
+    calls = []
+    monkeypatch.setattr(hardware, "_time_layouts",
+                        lambda *a: calls.append(1) or {"channels_last": cl_s, "contiguous": nchw_s})
+    cpu, x = torch.device("cpu"), torch.zeros(4, 1, 16, 16)
+    cnn, unet = create_model("cnn", width=8), create_model("unet", width=8)
+    assert resolve_memory_format("auto", cnn, x, cpu, "fp32") == want
+    assert resolve_memory_format("auto", cnn, x, cpu, "fp32") == want and len(calls) == 1  # cached
+    resolve_memory_format("auto", unet, x, cpu, "fp32")
+    resolve_memory_format("auto", cnn, torch.zeros(8, 1, 32, 32), cpu, "fp32")
+    assert len(calls) == 3  # another model, another batch shape: measured again
+    assert resolve_memory_format("contiguous", cnn, x, cpu, "fp32") == "contiguous" and len(calls) == 3
+
+
+def test_layout_timing_runs_both_layouts_on_a_copy(monkeypatch):
+    from colorbench.models import create_model
+
+    model = create_model("cnn", width=8)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    t = hardware._time_layouts(model, torch.rand(4, 1, 16, 16), torch.device("cpu"), "fp32", reps=1)
+    assert set(t) == {"channels_last", "contiguous"} and all(0 < v < 10 for v in t.values())
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # the model itself untouched
+
+
+def test_a_run_records_the_layout_it_trained_in_and_an_old_config_maps(tmp_path, monkeypatch):
+    from colorbench.train import train
+
+    monkeypatch.setenv("COLORBENCH_MEMORY_FORMAT", "contiguous")
+    m = train(TrainConfig(data="sample", train_limit=64, epochs=1, batch_size=32, width=8), tmp_path / "r",
+              progress=False, log=lambda *_: None)
+    assert m["memory_format"] == "contiguous"
+    assert TrainConfig.from_dict({"channels_last": False}).memory_format == "contiguous"
+    assert TrainConfig.from_dict({"channels_last": True}).memory_format == "channels_last"

@@ -38,7 +38,8 @@ def test_study_preset_is_the_studys_protocol():
 def test_what_a_resume_or_an_arm_may_change_is_said_by_the_fields_themselves():
     from colorbench.config import ARM_FIXED, RESUMABLE_CHANGES
 
-    assert RESUMABLE_CHANGES == {"epochs", "lr", "device", "precision", "threads", "compile", "eval_batch_size"}
+    assert RESUMABLE_CHANGES == {"epochs", "lr", "device", "precision", "threads", "compile", "eval_batch_size",
+                                 "memory_format"}
     assert ARM_FIXED == {"seed", "data", "size", "val_fraction", "split_seed", "device", "threads", "val_limit"}
 
 

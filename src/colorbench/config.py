@@ -17,6 +17,7 @@ class UsageError(ValueError):
 
 # here, not in hardware.py, so that --help needs no torch
 PRECISIONS = ("auto", "fp32", "bf16")
+MEMORY_FORMATS = ("auto", "channels_last", "contiguous")
 DEVICES = "auto (a GPU if there is one), cpu, cuda or cuda:N (NVIDIA, AMD), mps (Apple) or xpu (Intel)"
 
 # shipped weights: name -> the files it may be, first found wins (colorize.shipped_weights): `default` is the
@@ -61,7 +62,7 @@ class TrainConfig:
     seed: int = _marked(0, SAME_FOR_ARMS)  # weights init, shuffling, augmentation; `compare` runs several
     device: str = _marked("auto", RESUMABLE, SAME_FOR_ARMS)  # "auto": cuda if available, else cpu
     precision: str = _marked("auto", RESUMABLE)  # auto | fp32 | bf16 autocast; auto measures what pays on this machine
-    channels_last: bool = True  # measured: ~1.3x faster on CPU for these convs
+    memory_format: str = _marked("auto", RESUMABLE)  # auto: whichever trains this model faster here (measured)
     compile: bool = _marked(False, RESUMABLE)  # torch.compile: slower than eager on CPU here (measured)
     threads: int = _marked(0, RESUMABLE, SAME_FOR_ARMS)  # 0: torch's default (one per physical core)
     deterministic: bool = False  # one thread and deterministic kernels: bitwise repeatable anywhere, slower
@@ -75,6 +76,8 @@ class TrainConfig:
         if isinstance(d.get("augment"), bool):
             d["augment"] = "study" if d["augment"] else "none"
         d.pop("amp", None)
+        if isinstance(d.get("channels_last"), bool):  # a bool until the layout was measured per model
+            d["memory_format"] = "channels_last" if d.pop("channels_last") else "contiguous"
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in known})
 
@@ -138,6 +141,8 @@ def validate(cfg: TrainConfig) -> TrainConfig:
         raise UsageError(f"unknown augmentation {cfg.augment!r}; choose one of: {', '.join(AUGMENTATIONS)}")
     if cfg.precision not in PRECISIONS:
         raise UsageError(f"unknown precision {cfg.precision!r}; choose one of: {', '.join(PRECISIONS)}")
+    if cfg.memory_format not in MEMORY_FORMATS:
+        raise UsageError(f"unknown memory format {cfg.memory_format!r}; choose one of: {', '.join(MEMORY_FORMATS)}")
     for name in ("epochs", "batch_size", "eval_batch_size", "in_channels"):
         if getattr(cfg, name) < 1:
             raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(cfg, name)}")

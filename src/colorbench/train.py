@@ -30,7 +30,7 @@ from .color import uint8_to_lab
 from .config import RESUMABLE_CHANGES, TrainConfig, UsageError, validate
 from .data import Dataset, load_dataset, stratified_split
 from .distributed import SINGLE, World, check_batch, world_from_env
-from .hardware import autocast, device_name, resolve_device, resolve_precision
+from .hardware import autocast, device_name, resolve_device, resolve_memory_format, resolve_precision
 from .models import count_params, create_model, forward_flops, network_input, save_model
 from .objectives import OBJECTIVES, Objective, objective_from_spec
 from .persist import (FolderLock, ReadError, claim_folder, load_state, load_tensors, read_json, save_state, sha256_file,
@@ -265,7 +265,11 @@ def _train_loop(cfg: TrainConfig, out: Path, state: dict | None, data: Prepared,
     torch.manual_seed(cfg.seed)
     model = create_model(cfg.model, objective, cfg.in_channels, width=cfg.width or None).to(device)
     params, flops = count_params(model), forward_flops(model, data.train.shape[-1])
-    if cfg.channels_last:
+    asked = "channels_last" if cfg.deterministic and cfg.memory_format == "auto" else cfg.memory_format  # same anywhere
+    layout = resolve_memory_format(asked, model, network_input(data.train[: cfg.batch_size].float(),
+                                   cfg.in_channels), device, precision)
+    channels_last = layout == "channels_last"
+    if channels_last:
         model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     g = torch.Generator(device=device).manual_seed(cfg.seed)  # shuffling and augmentation
@@ -328,7 +332,7 @@ def _train_loop(cfg: TrainConfig, out: Path, state: dict | None, data: Prepared,
             if world.active:
                 xb = xb.tensor_split(world.size)[world.rank]  # this process's share
             x, L, ab = network_input(xb, cfg.in_channels), xb[:, :1], xb[:, 1:]
-            if cfg.channels_last:
+            if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             with autocast(device, precision):
                 raw = step_fn(x)
@@ -390,7 +394,7 @@ def _train_loop(cfg: TrainConfig, out: Path, state: dict | None, data: Prepared,
                "val_images": len(data.val), "params": params, "forward_flops": flops,
                "final_train_loss": history[-1]["train_loss"], "final_val_loss": history[-1]["val_loss"],
                "train_time_s": train_time, "images_per_s": n * len(history) / train_time if train_time else None,
-               "device": str(device), "device_name": device_name(device), "precision": precision,
+               "device": str(device), "device_name": device_name(device), "precision": precision, "memory_format": layout,
                "threads": torch.get_num_threads(), "history": history, "dataset": data.dataset.name,
                "decoding": decoding, "pretext": pretext, "world_size": world.size}
     if world.main:
