@@ -76,11 +76,3 @@ def micro_compare(tmp_path_factory):
     out = tmp_path_factory.mktemp("cmp") / "run"
     report = compare(preset_compare("smoke", seeds=2, test_limit=60), MICRO, out, progress=False, log=lambda *_: None)
     return out, report
-
-
-def pytest_collection_modifyitems(items):
-    """Under xdist (`--dist loadgroup`), the tests that use micro_compare run on one worker, so it is
-    built once rather than once per worker."""
-    for item in items:
-        if "micro_compare" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group("micro_compare"))
