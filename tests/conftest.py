@@ -74,7 +74,8 @@ def micro_compare(tmp_path_factory):
     from colorbench.compare import compare
     from colorbench.config import preset_compare
 
+    from helpers import MICRO
+
     out = tmp_path_factory.mktemp("cmp") / "run"
-    report = compare(preset_compare("smoke", seeds=2, test_limit=60), {"train_limit": 64, "epochs": 1, "batch_size": 16,
-                     "eval_batch_size": 200}, out, progress=False, log=lambda *_: None)
+    report = compare(preset_compare("smoke", seeds=2, test_limit=60), MICRO, out, progress=False, log=lambda *_: None)
     return out, report

@@ -1,9 +1,14 @@
-"""What several test files build: a colourful test photo, and a fitted objective of any kind."""
+"""What several test files build: a colourful test photo, a fitted objective of any kind, and the micro
+comparison's training overrides."""
 
 import numpy as np
 import torch
 
 from colorbench.objectives import create_objective
+
+# The micro comparison (conftest's micro_compare, and the tests that resume it): the three study models at
+# width 8, since what the compare and report tests check (files, counts, tests, words) holds at any width.
+MICRO = {"train_limit": 64, "epochs": 1, "batch_size": 16, "eval_batch_size": 200, "width": 8}
 
 
 def photo(h: int = 48, w: int = 64, seed: int = 0) -> np.ndarray:

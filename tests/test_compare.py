@@ -6,8 +6,8 @@ from colorbench.compare import compare
 from colorbench.config import CompareConfig, preset_compare
 from colorbench.persist import read_json
 from colorbench.train import TrainingError
+from helpers import MICRO
 
-MICRO = {"train_limit": 64, "epochs": 1, "batch_size": 16, "eval_batch_size": 200}
 
 
 def cfg(**kw) -> CompareConfig:

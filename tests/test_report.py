@@ -9,11 +9,8 @@ import pytest
 import torch
 
 from colorbench.persist import load_tensors, read_json, save_tensors, write_json
-from colorbench.report import build_report, ci_fmt, render_md, write_report
-
-
-from colorbench.persist import read_json, write_json
-from colorbench.report import _directions_section, _setup, _study_section, ci_fmt, write_report
+from colorbench.report import _directions_section, _setup, _study_section, build_report, ci_fmt, render_md, write_report
+from helpers import MICRO
 
 
 class _Spans(HTMLParser):
@@ -241,8 +238,8 @@ def test_seeds_that_agree_by_chance_are_not_a_verdict(micro_compare, tmp_path):
         ev = read_json(run / "eval.json")
         ev["summary"]["ab_mse"] = tensors["ab_mse"].mean().item()
         write_json(run / "eval.json", ev)
-    compare(preset_compare("smoke", seeds=3, test_limit=60), {"train_limit": 64, "epochs": 1, "batch_size": 16,
-            "eval_batch_size": 200}, folder, resume=True, progress=False, log=lambda *_: None)  # nothing trains
+    compare(preset_compare("smoke", seeds=3, test_limit=60), MICRO, folder, resume=True, progress=False,
+            log=lambda *_: None)  # nothing trains
     r = read_json(folder / "results.json")
     p = next(p for p in r["paired"] if {p["a"], p["b"]} == {"cnn", "unet_noskip"} and p["metric"] == "ab_mse")
     assert p["seeds"] == 3 and p["seeds_a_higher"] in (0, 3)  # all three seeds on one side

@@ -13,7 +13,7 @@ Only geometry changes: nothing here alters colour, which is the target.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -72,3 +72,16 @@ def get_augment(name: str) -> Augment | None:
     if name not in AUGMENTATIONS:
         raise ValueError(f"unknown augmentation {name!r}; choose one of: {', '.join(AUGMENTATIONS)}")
     return AUGMENTATIONS[name]
+
+
+def epoch_batches(images: torch.Tensor, batch_size: int, g: torch.Generator,
+                  augment: Augment | None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """One training epoch over a tensor-resident split: a seeded shuffle, then each batch gathered and
+    augmented -> (indices into `images`, batch). The one owner of how an epoch draws its batches, for
+    colorization (train.py) and encoder pretraining (pretrain.py) alike; the shuffle is drawn first and
+    each batch's augmentation after it, from the one generator, so a seed gives the same epoch anywhere."""
+    perm = torch.randperm(len(images), generator=g, device=images.device)
+    for i in range(0, len(images), batch_size):
+        idx = perm[i : i + batch_size]
+        xb = images[idx]
+        yield idx, (augment(xb, g) if augment is not None else xb)

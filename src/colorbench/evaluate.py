@@ -131,6 +131,16 @@ def colorfulness(rgb: torch.Tensor) -> torch.Tensor:
     return std + 0.3 * mean
 
 
+def picture_metrics(rgb_pred: torch.Tensor, rgb_true: torch.Tensor, lab_pred: torch.Tensor,
+                    lab_true: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Per-image PSNR (inf where exact; means count it as PSNR_CAP), SSIM, mean CIEDE2000 and
+    colourfulness of a saved picture against the truth: the one owner of these metrics, for the test
+    set (`image_metrics`) and for full-size photos (photos.py). rgb_*: (B, 3, H, W) sRGB on 0-255;
+    lab_*: (B, 3, H, W) CIE LAB in its own units."""
+    return {"psnr": psnr(rgb_pred, rgb_true), "ssim": ssim(rgb_pred, rgb_true),
+            "ciede2000": ciede2000(lab_pred, lab_true).flatten(1).mean(1), "colorfulness": colorfulness(rgb_pred)}
+
+
 def image_metrics(L: torch.Tensor, ab_pred: torch.Tensor, ab_true: torch.Tensor,
                   rgb_true: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
     """Per-image metrics of one batch, and per-image counts of pixels at each ab-error threshold.
@@ -149,10 +159,7 @@ def image_metrics(L: torch.Tensor, ab_pred: torch.Tensor, ab_true: torch.Tensor,
     out = {
         "mse": mse.double(),
         "ab_mse": mse.double() * AB_SCALE**2,
-        "psnr": psnr(rgb_pred, rgb_true),
-        "ssim": ssim(rgb_pred, rgb_true),
-        "ciede2000": ciede2000(lab_pred, lab_true).flatten(1).mean(1),
-        "colorfulness": colorfulness(rgb_pred),
+        **picture_metrics(rgb_pred, rgb_true, lab_pred, lab_true),
         "colorfulness_true": colorfulness(rgb_true),
         "auc": within.double().mean(1),
     }

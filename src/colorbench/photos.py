@@ -29,7 +29,7 @@ from PIL import Image
 
 from .color import gray_of_lightness, rgb_to_lab
 from .data import IMAGE_SUFFIXES, DataError, read_image
-from .evaluate import PSNR_CAP, ciede2000, colorfulness, psnr, ssim
+from .evaluate import PSNR_CAP, colorfulness, picture_metrics
 from .persist import write_bytes, write_json, write_text
 
 HELD_OUT_EVERY = {"imagenet": 10, "places": 20}
@@ -250,10 +250,10 @@ def evaluate_photos(source: str, weights: list[str], out: str | os.PathLike, siz
         pics = []
         for m, o in outs.items():
             o = (o.double() * 255).round()
-            rows[m]["psnr"].append(psnr(o, truth).clamp(max=PSNR_CAP).item())  # as evaluate counts an exact match
-            rows[m]["ssim"].append(ssim(o, truth).item())
-            rows[m]["ciede2000"].append(ciede2000(rgb_to_lab(o / 255), lab).mean().item())
-            rows[m]["colorfulness"].append(colorfulness(o).item())
+            scores = picture_metrics(o, truth, rgb_to_lab(o / 255), lab)
+            scores["psnr"] = scores["psnr"].clamp(max=PSNR_CAP)  # as evaluate counts an exact match
+            for k, v in scores.items():
+                rows[m][k].append(v.item())
             pics.append(o[0].permute(1, 2, 0).byte().numpy())
         gallery.append((name, [_thumb(p) for p in pics] + [_thumb(rgb)], {m: rows[m]["psnr"][-1] for m in methods}))
     if not names:

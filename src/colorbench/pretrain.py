@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .augment import get_augment
+from .augment import epoch_batches, get_augment
 from .config import TrainConfig
 from .hardware import autocast
 from .models import Colorizer, create_model, network_input
@@ -70,14 +70,10 @@ def pretrain_encoder(cfg: TrainConfig, data, path: Path, device: torch.device, p
     n, t0 = len(data.train), time.perf_counter()
     model.train()
     for epoch in range(1, cfg.pretrain_epochs + 1):
-        perm = torch.randperm(n, generator=g, device=device)
-        bar = tqdm(range(0, n, cfg.batch_size), desc=f"pretrain {cfg.model} epoch {epoch}/{cfg.pretrain_epochs}",
-                   unit="step", disable=not progress, leave=False)
-        for i in bar:
-            idx = perm[i : i + cfg.batch_size]
-            xb = data.train[idx]
-            if augment is not None:
-                xb = augment(xb, g)
+        bar = tqdm(epoch_batches(data.train, cfg.batch_size, g, augment), total=math.ceil(n / cfg.batch_size),
+                   desc=f"pretrain {cfg.model} epoch {epoch}/{cfg.pretrain_epochs}", unit="step",
+                   disable=not progress, leave=False)
+        for idx, xb in bar:
             x = network_input(xb, model.in_channels).contiguous(memory_format=torch.channels_last)
             loss = F.cross_entropy(logits(x), labels[idx])
             opt.zero_grad(set_to_none=True)

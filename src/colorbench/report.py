@@ -19,7 +19,7 @@ from . import figures
 from .evaluate import HIGHER_IS_BETTER
 from .persist import load_tensors, read_json, write_bytes, write_text
 from .config import PRESETS
-from .study import CITATIONS, STUDY, STUDY_CITATION, STUDY_MODELS, ZHANG_2016
+from .study import CITATIONS, STUDY, STUDY_CITATION, STUDY_MODELS, STUDY_PROTOCOL, ZHANG_2016
 
 ALPHA = 0.05
 
@@ -509,10 +509,16 @@ def study_table(r: dict) -> Table:
     spread = f"mean ± 95% CI over {seeds} seeds" if seeds > 1 else "one seed, ± 95% CI over test images only"
     return Table(["model: ours", "study val loss", "study average MSE", "our val loss", "our test ab MSE",
                   "ab MSE − cnn (95% CI), p (Holm)"], rows,
-                 f"Study: official CIFAR-10, 10 epochs, one seed, 'average MSE' over 5 test images. Ours: {d['name']}, "
+                 f"Study: {_study_protocol()}, 'average MSE' over {STUDY_PROTOCOL['test_images']} test images. Ours: "
+                 f"{d['name']}, "
                  f"{spread}, ab MSE (LAB units², lower is better) on all {d['test_images']:,} test images, val loss "
                  f"(MSE of ab/128) on {d['val_images']:,} validation images. Last column: paired difference from cnn on "
                  f"the same test images ({_where(r)}), Holm-adjusted p of its table.")
+
+
+def _study_protocol() -> str:
+    p = STUDY_PROTOCOL
+    return f"{p['data']}, {p['epochs']} epochs, " + ("one seed" if p["seeds"] == 1 else f"{p['seeds']} seeds")
 
 
 def _ordering(r: dict) -> str | None:
@@ -540,7 +546,8 @@ def _ordering(r: dict) -> str | None:
                "unresolved": "is not confirmed: no difference survives the test"}[verdicts.pop()] if len(verdicts) == 1 \
         else "holds only in part"
     return (f"The study's ordering, its CNN better than its U-Net (average MSE {STUDY['cnn']['ab_mse']:.2f} against "
-            f"{STUDY['unet']['ab_mse']:.2f}, a gap of {study_gap:.1f} on 5 images), {verdict} here. Over "
+            f"{STUDY['unet']['ab_mse']:.2f}, a gap of {study_gap:.1f} on {STUDY_PROTOCOL['test_images']} images), {verdict} "
+            f"here. Over "
             f"{r['data']['test_images']:,} test images and {n_seeds(r)} seed{'s' * (n_seeds(r) != 1)}, "
             + "; ".join(clauses) + ".")
 
@@ -550,12 +557,14 @@ def _study_section(r: dict) -> list:
     if not ours:
         return []
     cfg = r["config"]["train"]
-    full = cfg["epochs"] == 10 and not cfg["train_limit"]
+    full = cfg["epochs"] == STUDY_PROTOCOL["epochs"] and not cfg["train_limit"]
     s = {m: e["summary"] for m, e in r["models"].items()}
-    lines = [f"The study ({STUDY_CITATION}) trained each model once for 10 epochs on official CIFAR-10 and reported a "
-             "validation loss of 0.0093 (CNN) and 0.0091 (U-Net), and an 'average MSE' of 138.58 (CNN) and 156.44 "
-             "(U-Net) from 5 test images. Its U-Net code had no skip connections: our unet_noskip is that network, "
-             "unet the real one."]
+    once = "once" if STUDY_PROTOCOL["seeds"] == 1 else f"{STUDY_PROTOCOL['seeds']} times"
+    lines = [f"The study ({STUDY_CITATION}) trained each model {once} for {STUDY_PROTOCOL['epochs']} epochs on "
+             f"{STUDY_PROTOCOL['data']} and reported a validation loss of {STUDY['cnn']['val_loss']} (CNN) and "
+             f"{STUDY['unet']['val_loss']} (U-Net), and an 'average MSE' of {STUDY['cnn']['ab_mse']:.2f} (CNN) and "
+             f"{STUDY['unet']['ab_mse']:.2f} (U-Net) from {STUDY_PROTOCOL['test_images']} test images. Its U-Net code "
+             "had no skip connections: our unet_noskip is that network, unet the real one."]
     setting = ("the full protocol" if full else f"a shortened protocol ({cfg['epochs']} epoch{'s' * (cfg['epochs'] != 1)} on "
                f"{r['data']['train_images']:,} training images)")
     vl = ", ".join(f"{m} {_f(s[m]['val_loss']['mean']):.5f}" + (f" ± {_f(s[m]['val_loss']['ci']):.5f}" if n_seeds(r) > 1 else "")

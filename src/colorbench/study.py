@@ -6,6 +6,8 @@ STUDY = {
     "cnn": {"val_loss": 0.0093, "ab_mse": 138.58},
     "unet": {"val_loss": 0.0091, "ab_mse": 156.44},
 }
+# how it got them: what the report's prose says beside the figures above, and what "the full protocol" means
+STUDY_PROTOCOL = {"data": "official CIFAR-10", "epochs": 10, "seeds": 1, "test_images": 5}
 # which of our models answers for each of the study's: (label, study key, our model)
 STUDY_MODELS = [("CNN", "cnn", "cnn"), ("U-Net (its code: no skips)", "unet", "unet_noskip"),
                 ("U-Net (as described: with skips)", "unet", "unet")]

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from . import __version__
-from .augment import get_augment
+from .augment import epoch_batches, get_augment
 from .color import uint8_to_lab
 from .config import RESUMABLE_CHANGES, TrainConfig, UsageError, validate
 from .data import Dataset, load_dataset, stratified_split
@@ -319,15 +319,12 @@ def _train_loop(cfg: TrainConfig, out: Path, state: dict | None, data: Prepared,
     model.train()
     for epoch in range(start + 1, cfg.epochs + 1):
         t0 = time.perf_counter()
-        perm = torch.randperm(n, generator=g, device=device)
         loss_sum = torch.zeros((), dtype=torch.float64, device=device)
         curve, seen_at_last, sum_at_last = [], 0, 0.0
         bar = tqdm(total=steps, desc=f"{cfg.model} s{cfg.seed} epoch {epoch}/{cfg.epochs}", unit="step",
                    disable=not progress, leave=False)
-        for step, i in enumerate(range(0, n, cfg.batch_size), 1):
-            xb = data.train[perm[i : i + cfg.batch_size]]
-            if augment is not None:
-                xb = augment(xb, g)  # every process draws for the whole global batch: the same draws
+        # every process draws the shuffle and augmentation for the whole global batch: the same draws
+        for step, (_, xb) in enumerate(epoch_batches(data.train, cfg.batch_size, g, augment), 1):
             global_count = len(xb)
             if world.active:
                 xb = xb.tensor_split(world.size)[world.rank]  # this process's share
@@ -350,7 +347,7 @@ def _train_loop(cfg: TrainConfig, out: Path, state: dict | None, data: Prepared,
             if len(xb):
                 loss_sum += loss.detach().double() * len(xb)
             if step % sync_every == 0 or step == steps:
-                seen = min(i + cfg.batch_size, n)
+                seen = min(step * cfg.batch_size, n)
                 total = world.sum(loss_sum.clone()).item()
                 running = (total - sum_at_last) / (seen - seen_at_last)
                 if not math.isfinite(running):
