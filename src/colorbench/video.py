@@ -224,7 +224,7 @@ def open_video(src: Path):
     try:
         inp = av.open(str(src))
     except (av.FFmpegError, UnicodeDecodeError) as e:
-        raise DataError(f"{src}: not a video PyAV can read ({_why(e)}); check the file") from None
+        raise DataError(f"{src}: not a video PyAV can read, or truncated ({_why(e)}); check the file") from None
     if not inp.streams.video:
         inp.close()
         raise DataError(f"{src}: has no video stream (audio or data only); nothing to colorize")
@@ -240,22 +240,29 @@ def _why(e: Exception) -> str:
     return (getattr(e, "strerror", None) or str(e)).rstrip(".").split(";")[0]
 
 
+def _reading(src: Path, items, count: Callable[[], int]) -> Iterator:
+    """Iterate `items` (an iterable, or a function returning one), turning FFmpeg's errors into one line
+    that says how far it got."""
+    av = require_video()
+    try:
+        yield from (items() if callable(items) else items)
+    except av.FFmpegError as e:
+        raise DataError(f"{src}: truncated or corrupt: reading failed after {count()} frames ({_why(e)}); "
+                        "nothing written") from None
+
+
 def decode_rgb(src: Path, inp, vin) -> Iterator:
     """The video frames of `vin`, decoded: (av frame, uint8 RGB (H, W, 3)). A decoding error is one line."""
-    av = require_video()
     n = 0
-    try:
-        for frame in inp.decode(vin):
-            n += 1
-            yield frame, frame.to_ndarray(format="rgb24")
-    except av.FFmpegError as e:
-        raise DataError(f"{src}: corrupt video: decoding failed after {n} frames ({_why(e)}); nothing written") from None
+    for frame in _reading(src, lambda: inp.decode(vin), lambda: n):
+        n += 1
+        yield frame, frame.to_ndarray(format="rgb24")
     _check_count(src, vin, n)
 
 
 def _check_count(src: Path, vin, n: int) -> None:
     if n == 0:
-        raise DataError(f"{src}: its video stream has no frames; nothing to colorize")
+        raise DataError(f"{src}: its video stream has no frames that decode (empty or truncated); nothing to colorize")
     if vin.frames and n < vin.frames:
         raise DataError(f"{src}: truncated or corrupt: {n} of the {vin.frames} frames its header lists decode; "
                         "nothing written (re-copy the file, or remux it with ffmpeg)")
@@ -356,7 +363,7 @@ def _transcode(src, inp, vin, audio, out, fmt, model, size, precision, stability
 
     def frames():
         n = 0
-        for packet in packets:
+        for packet in _reading(src, packets, lambda: n):
             if packet.stream.type == "audio":
                 if packet.dts is not None:
                     packet.stream = aout[packet.stream.index]
@@ -365,12 +372,7 @@ def _transcode(src, inp, vin, audio, out, fmt, model, size, precision, stability
                     else:
                         _mux(out, packet)
                 continue
-            try:
-                decoded = packet.decode()
-            except av.FFmpegError as e:
-                raise DataError(f"{src}: corrupt video: decoding failed after {n} frames ({_why(e)}); "
-                                "nothing written") from None
-            for frame in decoded:
+            for frame in _reading(src, packet.decode, lambda: n):
                 if n == 0 and frame.rotation:
                     vout.set_display_rotation(frame.rotation)
                 n += 1
