@@ -135,7 +135,7 @@ def test_stabilizer_carries_colour_along_motion_resets_at_cuts_and_repeats_froze
     g = torch.Generator().manual_seed(0)
     L0 = L_of([np.ascontiguousarray(scene()[:, :64])])
     colour = torch.stack([torch.linspace(-40, 40, 64).expand(48, 64), torch.full((48, 64), 20.0)])[None]
-    stab = Stabilizer(Stability(carry=0.8, size=48, cut=0.35))
+    stab = Stabilizer(Stability(carry=0.8, size=48))
     outs = []
     for i in range(6):  # the scene and its true colour move 1 px a frame; each prediction is noisy
         L = torch.roll(L0, i, dims=-1)
@@ -146,12 +146,21 @@ def test_stabilizer_carries_colour_along_motion_resets_at_cuts_and_repeats_froze
     inner = (..., slice(6, -6), slice(8, -8))
     err = lambda k, j: (outs[-1][k] - outs[-1][2])[inner].norm(dim=1).mean()
     assert err(0, 0) < 0.6 * err(1, 0)  # closer to the true colour than the last noisy prediction
-    same, event, _ = stab.step(torch.roll(L0, 5, dims=-1), torch.zeros(1, 2, 48, 64))
+    same, event, _ = stab.step(torch.roll(L0, 5, dims=-1), torch.zeros(1, 2, 48, 64), frozen=True)
     assert event == "frozen" and torch.equal(same, outs[-1][0])
     other = L_of([np.ascontiguousarray(scene()[::-1, -64:])])  # a new shot: nothing moves from the last one
     fresh = torch.randn(1, 2, 48, 64, generator=g) * 20
     out, event, _ = stab.step(other, fresh)
     assert event == "cut" and torch.equal(out, fresh)
+
+
+def test_a_frozen_frame_is_the_last_picture_up_to_codec_noise_and_a_still_shot_still_moves():
+    g = np.random.default_rng(0).integers(0, 256, (48, 64)).astype(np.uint8)
+    noisy = (g.astype(np.int16) + np.random.default_rng(1).integers(-2, 3, g.shape)).clip(0, 255).astype(np.uint8)
+    assert video.is_frozen(noisy, g, 3.0) and not video.is_frozen(g, None, 3.0)
+    moved = g.copy()
+    moved[10:20, 10:20] = 255 - moved[10:20, 10:20]  # a small object moves: 3% of the picture
+    assert not video.is_frozen(moved, g, 3.0)
 
 
 def test_frozen_frames_come_out_identical_and_a_cut_starts_from_the_per_frame_colour(tmp_path):
