@@ -92,6 +92,12 @@ def flow_back(dis, cur: np.ndarray, prev: np.ndarray) -> tuple[np.ndarray, np.nd
     return back, err < 0.01 * ((back**2).sum(-1) + (fwd_there**2).sum(-1)) + 0.5
 
 
+def warping_error(ab: np.ndarray, ab_prev: np.ndarray, back: np.ndarray, ok: np.ndarray) -> float:
+    """ab and the previous frame's ab (H, W, 2), the flow back (H, W, 2) and the pixels to count (H, W) ->
+    mean over those pixels of |ab - ab_prev warped|^2 (a and b squared differences summed; Lai et al. 2018)."""
+    return float(((ab - warp(ab_prev, back)) ** 2).sum(-1)[ok].mean()) if ok.any() else 0.0
+
+
 def gray8(L: torch.Tensor) -> np.ndarray:
     """L (1, 1, h, w) in LAB units -> uint8 (h, w) for the flow."""
     return (L[0, 0] * (255 / L_SCALE)).round().clamp(0, 255).to(torch.uint8).numpy()
@@ -497,8 +503,7 @@ def evaluate_clip(src: str | os.PathLike, model: torch.nn.Module, size: int, pre
                     true_cuts.append(i)
                 for m in names:
                     ab, ab0 = (x[0, 1:].permute(1, 2, 0).numpy() for x in (labs[m], prev["lab"][m]))
-                    e = float(((ab - warp(ab0, back)) ** 2).sum(-1)[ok].mean()) if ok.any() else 0.0
-                    per[m]["warp"].append(float("nan") if true_cuts[-1:] == [i] else e)
+                    per[m]["warp"].append(float("nan") if true_cuts[-1:] == [i] else warping_error(ab, ab0, back, ok))
                     per[m]["ab_change"].append(float(np.abs(ab - ab0).mean()))
             events.append(step.event)
             vs_frame.append(float((step.ab - step.ab_frame).norm(dim=1).mean()))
@@ -609,7 +614,7 @@ def _page(result: dict) -> str:
                      f"<table><tr><th></th><th>gray input</th><th>per-frame</th><th>stable</th><th>truth</th></tr>"
                      f"{strip}</table>")
     css = ("body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}table{border-collapse:collapse}"
-           "td,th{padding:3px 6px;text-align:center}.sum td,.sum th{border:1px solid #ccc}img{display:block;"
+           "td,th{padding:3px 6px;text-align:center}.sum{font-size:.8em}.sum td,.sum th{border:1px solid #ccc}img{display:block;"
            "max-width:200px}")
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>colorbench video evaluation'
             f"</title><style>{css}</style></head><body><h1>Video colorization, measured</h1>"
