@@ -38,7 +38,8 @@ import torch.nn.functional as F
 from .color import AB_SCALE, L_SCALE, uint8_to_lab
 from .colorize import _fit_lab, _net_hw, load_colorizer, recommended_size
 from .data import VIDEO_SUFFIXES, DataError
-from .hardware import resolve_device, resolve_precision
+from .hardware import autocast, resolve_device, resolve_precision
+from .models import network_input
 from .persist import atomic_write, write_json, write_text
 
 FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm", ".avi": "avi"}
@@ -189,9 +190,6 @@ def colour_frames(frames: Iterator[np.ndarray], model: torch.nn.Module, size: in
     would (area-downsized to short side `size`); the stable ab is the per-frame ab plus the upsampled
     correction the stabilizer made at its working size, so a reset frame is exactly the per-frame one."""
     p = next(model.parameters())
-    from .hardware import autocast
-    from .models import network_input
-
     stab = Stabilizer(stability) if stability is not None else None
     last = None  # the last frame's full-size gray, for the frozen-frame check
     for rgb in frames:
@@ -528,6 +526,7 @@ def evaluate_video(clips: list[str], out: str | os.PathLike, weights=None, size:
     require_video()
     model, meta = load_colorizer(weights)
     size = size or recommended_size(meta)
+    precision = resolve_precision(precision, resolve_device("cpu"))
     t0 = time.perf_counter()
     with one_torch_thread():
         results = [evaluate_clip(c, model, size, precision, stability, progress) for c in clips]
