@@ -2,13 +2,14 @@
 
 >>> import colorbench
 >>> colorful = colorbench.colorize("grandma.jpg")   # image files, PIL images, numpy arrays, tensors, or lists
+>>> colorbench.colorize_video("film.mp4", "film-colour.mp4")   # needs colorbench[video]  # doctest: +SKIP
 """
 
 import sys
 import types
 
 __version__ = "0.1.0"
-__all__ = ["colorize", "__version__"]
+__all__ = ["colorize", "colorize_video", "__version__"]
 
 
 class _Package(types.ModuleType):
@@ -24,6 +25,12 @@ class _Package(types.ModuleType):
     @colorize.setter
     def colorize(self, module):
         pass  # importing the submodule sets the package's attribute of that name: the function stays
+
+    @property
+    def colorize_video(self):
+        from .video import colorize_video
+
+        return colorize_video
 
 
 sys.modules[__name__].__class__ = _Package

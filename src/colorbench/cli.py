@@ -25,6 +25,7 @@ EPILOG = ("Docs and examples: README.md. Errors print one line; --debug shows a 
 EXAMPLES = """examples:
   colorbench colorize old.jpg -o old-colour.jpg      one photo into one file
   colorbench colorize old-photos/ -o colorized/      files or folders, recursively, into a folder
+  colorbench colorize film.mp4 -o colorized/         a video: same frames, timing and sound
   colorbench serve                                   a local page: drop a photo, download the result
   colorbench compare --preset smoke                  compare the CNN and U-Nets over 3 seeds
 """
@@ -261,7 +262,7 @@ def cmd_report(args) -> None:
 
 def cmd_colorize(args) -> int:
     from .colorize import EXISTS, colorize_files, summary_line, weights_path
-    from .data import IMAGE_SUFFIXES, DataError
+    from .data import IMAGE_SUFFIXES, VIDEO_SUFFIXES, DataError
 
     if any(not str(x).strip() for x in args.inputs):  # Path("") is ".": an empty argument would colorize the cwd
         print("colorbench: error: an input path is empty; name image files or folders", file=sys.stderr)
@@ -274,8 +275,8 @@ def cmd_colorize(args) -> int:
                               allow_inside=args.inside_input, device=args.device, precision=args.precision,
                               progress=not args.quiet)
     if not outcomes:
-        print(f"colorbench: error: no photos found in {', '.join(args.inputs)} (looked for "
-              f"{', '.join(sorted(IMAGE_SUFFIXES))})", file=sys.stderr)
+        print(f"colorbench: error: no photos or videos found in {', '.join(args.inputs)} (looked for "
+              f"{', '.join(sorted(IMAGE_SUFFIXES | VIDEO_SUFFIXES))})", file=sys.stderr)
         return 1
     print(summary_line(outcomes, out))
     # nothing done and something went wrong (not merely "already done"): a failure
@@ -314,6 +315,27 @@ def cmd_evaluate_photos(args) -> None:
         if " = " in name:
             print(f"  ({name.replace(' = ', ' and ')} are the same weights, {r['methods'][m]['weights']}: listed once)")
     print(f"gallery: {out / 'gallery.html'}  results: {out / 'results.json'}")
+
+
+def cmd_evaluate_video(args) -> None:
+    import datetime as dt
+
+    from .video import evaluate_video
+
+    out = Path(args.out) if args.out else Path("runs") / f"video-{dt.datetime.now():%Y%m%d-%H%M%S}"
+    r = evaluate_video(args.clips, out, weights=args.weights, size=args.size, precision=args.precision,
+                       progress=not args.quiet)
+    print(f"{'clip':<22}{'':>11}{'PSNR dB':>9}{'CIEDE2000':>11}{'colourful.':>12}{'warp err.':>11}")
+    for name, s in [*((c["clip"], c["summary"]) for c in r["clips"]), ("overall (mean of clips)", r["overall"])]:
+        for k, m in enumerate(("truth", "gray", "per-frame", "stable")):
+            psnr = "" if m == "truth" else f"{s[m]['psnr']:.2f}"
+            de = "" if m == "truth" else f"{s[m]['ciede2000']:.2f}"
+            print(f"{name if k == 0 else '':<22}{m:>11}{psnr:>9}{de:>11}{s[m]['colorfulness']:>12.1f}"
+                  f"{s[m]['warp']:>11.2f}")
+    q = r["ratios"]
+    print(f"stable vs per-frame, overall: warping error {q['warp']:.2f}x (target at most 0.6x), colourfulness "
+          f"{q['colorfulness']:.2f}x (at least 0.95x), PSNR {q['psnr_delta']:+.2f} dB (within 0.2 dB)")
+    print(f"page: {out / 'page.html'}  results: {out / 'results.json'}")
 
 
 def cmd_export(args) -> None:
@@ -421,7 +443,8 @@ def _setup_evaluate(p) -> None:
 def _setup_colorize(p) -> None:
     from .config import DEVICES, PRECISIONS
 
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders (searched recursively)")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image or video files, or folders (searched "
+                   "recursively); videos need the video extra: pip install 'colorbench[video]'")
     p.add_argument("-o", "--output", default="colorized", help="output folder, made if needed (default: ./colorized); "
                    "for one input file it may be an image file name (-o photo-colour.jpg)")
     _weights(p)
@@ -444,6 +467,17 @@ def _setup_evaluate_photos(p) -> None:
     p.add_argument("--precision", default="fp32", choices=PRECISIONS, help="forward pass precision (default: fp32)")
     p.add_argument("--out", default=None, help="folder for results.json and gallery.html "
                    "(default: runs/photos-<source>-<time>)")
+    _quiet(p)
+
+
+def _setup_evaluate_video(p) -> None:
+    from .config import PRECISIONS
+
+    p.add_argument("clips", nargs="+", metavar="CLIP", help="colour video files: their own colour is the truth")
+    _weights(p)
+    _size(p, "the weights' recommendation")
+    p.add_argument("--precision", default="fp32", choices=PRECISIONS, help="forward pass precision (default: fp32)")
+    p.add_argument("--out", default=None, help="folder for results.json and page.html (default: runs/video-<time>)")
     _quiet(p)
 
 
@@ -493,11 +527,15 @@ COMMANDS = [
                                "--init", lambda p: _setup_train(p, pretrain=True)),
     ("compare", cmd_compare, "train models over seeds, evaluate on the test set, write a report", _setup_compare),
     ("evaluate", cmd_evaluate, "test-set metrics of one trained model, beside the gray baseline", _setup_evaluate),
-    ("colorize", cmd_colorize, "colorize photos (files or folders) with the shipped or given weights; never "
-                               "overwrites a file unless told, never replaces an input photo", _setup_colorize),
+    ("colorize", cmd_colorize, "colorize photos and videos (files or folders) with the shipped or given weights; "
+                               "never overwrites a file unless told, never replaces an input", _setup_colorize),
     ("evaluate-photos", cmd_evaluate_photos, "colorize a folder of colour photos from their lightness and score "
                                              "them against the truth, beside the gray baseline; writes a gallery "
                                              "page", _setup_evaluate_photos),
+    ("evaluate-video", cmd_evaluate_video, "colorize colour videos from their lightness, per frame and with "
+                                           "colour carried along the motion; score both against the truth "
+                                           "(PSNR, CIEDE2000, colourfulness, warping error); writes a page",
+     _setup_evaluate_video),
     ("photo-set", cmd_photo_set, "build the photo training set (fixed held-out lists, gray photos left out) from "
                                  "the ImageNet sample and MiniPlaces", _setup_photo_set),
     ("export", cmd_export, "export weights to ONNX (dynamic batch, height and width)", _setup_export),
@@ -528,7 +566,7 @@ def build_parser() -> argparse.ArgumentParser:
 # what to say after Ctrl-C, where there is something to say
 INTERRUPTED = {"train": "the last finished epoch is kept: run the same command with --resume to continue",
                "compare": "finished runs are kept: run the same command with --resume to continue",
-               "colorize": "every photo written is complete: run the same command again to do the rest"}
+               "colorize": "every photo or video written is complete: run the same command again to do the rest"}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,7 +24,7 @@ from PIL import Image
 from .color import AB_SCALE, L_SCALE, gray_of_lightness, lab_to_rgb, rgb_to_lab
 from .config import SHIPPED, UsageError
 from .hardware import autocast, resolve_device, resolve_precision
-from .data import IMAGE_SUFFIXES, DataError, read_image
+from .data import IMAGE_SUFFIXES, VIDEO_SUFFIXES, DataError, read_image
 from .models import Colorizer, load_model, network_input
 from .persist import atomic_write
 
@@ -230,8 +230,8 @@ SAVE_AS = {".gif": ".png", ".ppm": ".png", ".pgm": ".png"}  # formats that canno
 
 def output_file(inputs: list, out: Path) -> bool:
     """Is `out` one output file rather than a folder? One input that is not a folder, and an `out` with
-    an image suffix that is not an existing folder: `colorbench colorize photo.jpg -o photo-colour.jpg`."""
-    return len(inputs) == 1 and not Path(inputs[0]).is_dir() and out.suffix.lower() in IMAGE_SUFFIXES \
+    an image or video suffix that is not an existing folder: `colorbench colorize photo.jpg -o photo-colour.jpg`."""
+    return len(inputs) == 1 and not Path(inputs[0]).is_dir() and out.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES \
         and not out.is_dir()
 
 
@@ -240,8 +240,8 @@ def plan(inputs: Iterable[str | os.PathLike], out: Path) -> tuple[list[tuple[Pat
 
     One file and `out` an image file name (`output_file`): that file. One folder: out/<path inside it>.
     Several inputs: out/<input name>/<path inside it> for folders, out/<file name> for files. Explicitly
-    named files are tried whatever their suffix; inside folders, only image suffixes are taken (hidden
-    files skipped).
+    named files are tried whatever their suffix; inside folders, only image and video suffixes are taken
+    (hidden files skipped).
     """
     inputs = [Path(p) for p in inputs]
     if output_file(inputs, out):
@@ -263,7 +263,7 @@ def plan(inputs: Iterable[str | os.PathLike], out: Path) -> tuple[list[tuple[Pat
                 continue
             if out_r in p.resolve().parents:
                 continue  # never colorize our own output again
-            if p.suffix.lower() in IMAGE_SUFFIXES:
+            if p.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES:
                 rel = p.relative_to(inp)
                 pairs.append((p, out / rel if single_folder else out / inp.name / rel))
     pairs = [(s, d.with_suffix(SAVE_AS.get(d.suffix.lower(), d.suffix or ".png"))) for s, d in pairs]
@@ -321,8 +321,9 @@ def colorize_files(inputs: list[str], out: str | os.PathLike, weights=None, size
                    overwrite: bool = False, allow_inside: bool = False, device: str = "cpu", precision: str = "fp32",
                    progress: bool = True, log: Callable[[str], None] = print) -> list[Outcome]:
     """Colorize files and folders into `out` (a folder, or for one input file an image file name); a
-    bad file is skipped with a one-line reason. The model is loaded, and a progress bar shown, only when
-    there is something to colorize."""
+    bad file is skipped with a one-line reason. Videos (by suffix) go to `video.colorize_video`, with colour
+    carried along the motion. The model is loaded, and a progress bar shown, only when there is something
+    to colorize."""
     from tqdm import tqdm
 
     out = Path(out)
@@ -347,14 +348,20 @@ def colorize_files(inputs: list[str], out: str | os.PathLike, weights=None, size
         model, info = load_colorizer(path, device)
         size = size or recommended_size(info)
         precision = resolve_precision(precision, resolve_device(device))
-    bar = tqdm(todo, desc="colorizing", unit="img", disable=not progress or not todo)
+    bar = tqdm(todo, desc="colorizing", unit="file", disable=not progress or not todo)
     for i in bar:
         src, dst = pairs[i]
         try:
-            rgb, alpha = read_image(src, str(src))
-            col = colorize_array(rgb, model, size, precision)
-            img = Image.fromarray(np.dstack([col, alpha]), "RGBA") if alpha is not None else Image.fromarray(col)
-            _save(img, dst)
+            if src.suffix.lower() in VIDEO_SUFFIXES:
+                from .video import colorize_video
+
+                colorize_video(src, dst, path, size, device=device, precision=precision, overwrite=True,
+                               progress=progress)  # an existing dst was refused above unless --overwrite
+            else:
+                rgb, alpha = read_image(src, str(src))
+                col = colorize_array(rgb, model, size, precision)
+                img = Image.fromarray(np.dstack([col, alpha]), "RGBA") if alpha is not None else Image.fromarray(col)
+                _save(img, dst)
             outcomes[i] = Outcome(src, dst, True)
         except DataError as e:
             outcomes[i] = Outcome(src, dst, False, str(e).split(": ", 1)[-1])

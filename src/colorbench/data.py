@@ -40,6 +40,7 @@ CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"
 CIFAR10_FILE = "cifar-10-python.tar.gz"
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
+VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi"}  # what `colorbench colorize` takes as videos
 DEFAULT_PHOTO_SIZE = 64  # side of the square crop for flat folders of photos of mixed sizes
 CACHE_FORMAT = 1  # bump when decoding changes, so old caches are not reused
 # Sizes are checked from the listing (stat, ZipInfo, TarInfo) before a byte is read: a 1 MB zip can
