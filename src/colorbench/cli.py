@@ -105,6 +105,8 @@ def train_help() -> dict[str, str]:
         "width": "the network's width (channels of its first level); 0: the model's own (64 for the study's models)",
         "in_channels": "channels the network sees: 1 is L; more are L then channels left for later inputs "
                        "(colour hints, a previous frame), zeros for now",
+        "hints": "train with simulated colour hints (needs --in-channels 4: L, hint ab, hint mask): per image none "
+                 "a quarter of the time, else a geometric number of points (p 1/8), each a patch's mean true colour",
         "loss": f"the objective: {', '.join(list_objectives())} (mse is the study's)",
         "rebalance": "classification: lambda of the class rebalancing, 0 to 1 (Zhang et al. 2016)",
         "temperature": "classification: annealed-mean temperature T; 0: chosen on the validation split",

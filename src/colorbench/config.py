@@ -39,6 +39,7 @@ class TrainConfig:
     model: str = "cnn"
     width: int = 0  # 0: the model's own default width (64 for the study's models)
     in_channels: int = 1  # what the network sees: L, then channels inputs.network_input fills (zeros for now)
+    hints: bool = False  # train with simulated colour hints (in_channels 4: L, hint ab, mask; inputs.simulate_hints)
     loss: str = "mse"  # objectives registry: mse (the study's), l1, ssim, classification
     rebalance: float = 0.5  # classification: lambda of the class rebalancing (Zhang et al. 2016)
     temperature: float = 0.0  # classification: annealed-mean T; 0 = chosen on the validation split
@@ -148,6 +149,8 @@ def validate(cfg: TrainConfig) -> TrainConfig:
         raise UsageError(f"--val-fraction must be between 0 and 1, got {cfg.val_fraction}")
     if not cfg.lr > 0:
         raise UsageError(f"--lr must be positive, got {cfg.lr}")
+    if cfg.hints and cfg.in_channels != 4:
+        raise UsageError(f"--hints needs --in-channels 4 (L, hint ab, hint mask), got {cfg.in_channels}")
     if cfg.schedule not in ("constant", "cosine"):
         raise UsageError(f"--schedule must be constant or cosine, got {cfg.schedule!r}")
     for name in list_objectives():  # every objective's options checked, whichever --loss: the checks live in them
