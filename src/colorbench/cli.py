@@ -261,19 +261,23 @@ def cmd_report(args) -> None:
 
 
 def cmd_colorize(args) -> int:
-    from .colorize import EXISTS, colorize_files, summary_line, weights_path
+    from .colorize import EXISTS, colorize_files, parse_hint_arg, read_hints, summary_line, weights_path
     from .data import IMAGE_SUFFIXES, DataError
 
     if any(not str(x).strip() for x in args.inputs):  # Path("") is ".": an empty argument would colorize the cwd
         print("colorbench: error: an input path is empty; name image files or folders", file=sys.stderr)
         return 1
     weights_path(args.weights)  # an unknown name is a bad command line (exit 2), whatever the inputs
+    hints = None
+    if args.hints is not None or args.hint:  # read and shaped now; checked against the photo once it is read
+        hints = (read_hints(args.hints) if args.hints is not None else []) + [parse_hint_arg(h) for h in args.hint or []]
     if not any(Path(x).exists() for x in args.inputs):  # nothing at all to do: one line, not skips and a summary
         raise DataError(f"no such file or folder: {', '.join(args.inputs)}")
     out = Path(args.output)
     outcomes = colorize_files(args.inputs, out, weights=args.weights, size=args.size, overwrite=args.overwrite,
                               allow_inside=args.inside_input, device=args.device, precision=args.precision,
-                              progress=not args.quiet)
+                              progress=not args.quiet, hints=hints,
+                              hints_from=f"--hints {args.hints}" if args.hints is not None else "--hint")
     if not outcomes:
         print(f"colorbench: error: no photos found in {', '.join(args.inputs)} (looked for "
               f"{', '.join(sorted(IMAGE_SUFFIXES))})", file=sys.stderr)
@@ -429,6 +433,11 @@ def _setup_colorize(p) -> None:
     _size(p, "the weights' recommendation")
     p.add_argument("--overwrite", action="store_true", help="replace outputs that exist (never an input photo)")
     p.add_argument("--inside-input", action="store_true", help="allow -o inside an input folder")
+    p.add_argument("--hints", metavar="FILE", help="colour hints for one input photo: a JSON list like "
+                   '[{"x": 120, "y": 80, "color": "#c03020"}], x and y in pixels of the photo as displayed '
+                   "(origin top-left); only each colour's chroma is used, the photo keeps its lightness")
+    p.add_argument("--hint", action="append", metavar="X,Y,#RRGGBB", help="one colour hint, e.g. 120,80,#c03020 "
+                   "(repeatable; added to --hints)")
     p.add_argument("--device", default="cpu", help=f"where to run: {DEVICES} (default: cpu)")
     p.add_argument("--precision", default="fp32", choices=PRECISIONS,
                    help="forward pass precision (default: fp32; bf16 is within one 8-bit level)")

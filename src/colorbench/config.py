@@ -22,7 +22,9 @@ DEVICES = "auto (a GPU if there is one), cpu, cuda or cuda:N (NVIDIA, AMD), mps 
 # shipped weights: name -> the files it may be, first found wins (colorize.shipped_weights): `default` is the
 # photo weights once they ship (recipes/photo-weights.sh), the study's U-Net until then
 SHIPPED = {"default": ("colorbench-default.safetensors", "colorbench-study.safetensors"),
-           "study": ("colorbench-study.safetensors",)}  # the study's U-Net on CIFAR-10, kept by name
+           "study": ("colorbench-study.safetensors",),  # the study's U-Net on CIFAR-10, kept by name
+           # the photo weights fine-tuned with colour hints (L, hint ab, mask): colorize picks them when given hints
+           "hints": ("colorbench-hints.safetensors", "colorbench-default.safetensors")}
 
 
 # What a field's declaration says about it, so no list is kept in step with TrainConfig by hand:
