@@ -408,3 +408,74 @@ def test_a_classification_model_serves_photos(tmp_path):
         status, body = post(u, png(rgb))
     assert status == 200 and (body["width"], body["height"]) == (56, 40)
     assert np.asarray(from_data_url(body["color"]).convert("RGB")).shape == (40, 56, 3)
+
+
+# colour points on the page's photo
+
+
+@pytest.fixture(scope="module")
+def hint_weights(tmp_path_factory):
+    """A tiny network of colour hints with a colour distribution (classification), hint weights non-zero."""
+    path = tmp_path_factory.mktemp("hw") / "hints.safetensors"
+    torch.manual_seed(0)
+    m = create_model("cnn", fitted("classification", head_stride=2), 4, width=8)
+    with torch.no_grad():
+        first = next(w for w in m.parameters() if w.dim() == 4)
+        first[:, 1:] = torch.randn_like(first[:, 1:]) * 3
+    save_model(m, path)
+    return path
+
+
+def post_json(url: str, path: str, obj) -> tuple[int, dict]:
+    return post(url, json.dumps(obj).encode(), path)
+
+
+def test_points_recolour_the_kept_photo_and_suggest_colours_at_its_lightness(hint_weights):
+    from skimage.color import rgb2lab
+
+    from colorbench.colorize import check_hints
+
+    rgb = (np.random.default_rng(1).random((40, 56, 3)) * 255).astype(np.uint8)
+    points = [{"x": 10, "y": 30, "color": "#c03020"}, {"x": 50, "y": 2, "color": "#2050d0"}]
+    with server(weights=hint_weights) as srv:
+        u = f"http://127.0.0.1:{srv.server_address[1]}"
+        status, first = post(u, png(rgb))
+        assert status == 200 and first["hints"] is True
+        status, body = post_json(u, "/hints", {"id": first["id"], "hints": points})
+        assert status == 200
+        got = np.asarray(from_data_url(body["color"]).convert("RGB"))
+        want, _ = colorize_strips(rgb, srv.hint_model, srv.size, hints=check_hints(points, 56, 40))
+        assert np.array_equal(got, want)
+        assert not np.array_equal(got, np.asarray(from_data_url(first["color"]).convert("RGB")))  # points matter
+        status, none = post_json(u, "/hints", {"id": first["id"], "hints": []})  # all removed: the first result
+        assert status == 200 and none["color"] == first["color"]
+        status, sug = post_json(u, "/suggest", {"id": first["id"], "x": 20, "y": 12, "hints": points})
+    assert status == 200 and 1 <= len(sug["colors"]) <= 6
+    p = [c["p"] for c in sug["colors"]]
+    assert p == sorted(p, reverse=True) and 0 < sum(p) <= 1.0001
+    L_here = rgb2lab(rgb[12:13, 20:21] / 255)[0, 0, 0]
+    for c in sug["colors"]:
+        swatch = np.array([[[int(c["color"][i:i + 2], 16) for i in (1, 3, 5)]]]) / 255
+        assert abs(rgb2lab(swatch)[0, 0, 0] - L_here) < 1.5  # offered at the photo's own lightness there
+
+
+@pytest.mark.parametrize("body, code, words", [
+    ({"id": "nope", "hints": []}, 410, "no longer here"),
+    ({"id": "{id}", "hints": [{"x": 99, "y": 1, "color": "#ffffff"}]}, 400, "outside the photo"),
+    ({"id": "{id}", "hints": [{"x": 1, "y": 1, "color": "white"}]}, 400, "not an sRGB hex colour"),
+    ([1, 2], 400, "not a JSON object"),
+])
+def test_bad_points_are_one_line_answers(hint_weights, body, code, words):
+    with running(weights=hint_weights) as u:
+        _, first = post(u, png(np.full((20, 30, 3), 128, np.uint8)))
+        if isinstance(body, dict):
+            body = {k: (first["id"] if v == "{id}" else v) for k, v in body.items()}
+        status, answer = post_json(u, "/hints", body)
+    assert status == code and words in answer["error"]
+
+
+def test_weights_without_points_say_so(url):
+    _, first = post(url, png(np.full((20, 30, 3), 128, np.uint8)))
+    assert first["hints"] is False
+    status, answer = post_json(url, "/hints", {"id": first["id"], "hints": []})
+    assert status == 409 and "take no colour points" in answer["error"]

@@ -302,7 +302,7 @@ def cmd_evaluate_photos(args) -> None:
 
     out = Path(args.out) if args.out else Path("runs") / f"photos-{Path(args.source).name}-{dt.datetime.now():%Y%m%d-%H%M%S}"
     r = evaluate_photos(args.source, args.weights or ["default"], out, size=args.size, limit=args.limit,
-                        precision=args.precision, progress=not args.quiet)
+                        precision=args.precision, progress=not args.quiet, hints=args.hints)
     print(f"{r['photos']} colour photos from {args.source} ({len(r['left_out_without_colour'])} without colour left "
           f"out); truth colourfulness {r['truth_colorfulness']:.1f}")
     rows = {m: " = ".join([m] + [a for a, v in r["methods"].items() if v.get("same_as") == m])
@@ -318,6 +318,10 @@ def cmd_evaluate_photos(args) -> None:
     for m, name in rows.items():
         if " = " in name:
             print(f"  ({name.replace(' = ', ' and ')} are the same weights, {r['methods'][m]['weights']}: listed once)")
+    for m, per in r.get("hints", {}).get("summary", {}).items():
+        print(f"  {m} with true-colour points:  points{'PSNR dB':>9}{'CIEDE2000':>11}{'colourfulness':>15}")
+        for n, s in per.items():
+            print(f"  {'':<{w}}{n:>6}{s['psnr']:>9.2f}{s['ciede2000']:>11.2f}{s['colorfulness']:>15.1f}")
     print(f"gallery: {out / 'gallery.html'}  results: {out / 'results.json'}")
 
 
@@ -452,6 +456,9 @@ def _setup_evaluate_photos(p) -> None:
     _size(p, "each weights' own")
     p.add_argument("--limit", type=number(int, 0), default=0, help="at most this many photos (0: all)")
     p.add_argument("--precision", default="fp32", choices=PRECISIONS, help="forward pass precision (default: fp32)")
+    p.add_argument("--hints", nargs="+", type=number(int, 0), metavar="N", help="also give weights that take colour "
+                   "hints this many random points of each photo's true colour (seeded: the same points for every "
+                   "set of weights), e.g. --hints 0 1 2 5 10 20 50 100; a table and a curve per count")
     p.add_argument("--out", default=None, help="folder for results.json and gallery.html "
                    "(default: runs/photos-<source>-<time>)")
     _quiet(p)

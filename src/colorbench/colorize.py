@@ -200,6 +200,39 @@ def predict_ab(model: torch.nn.Module, L: torch.Tensor, size: int, precision: st
     return ab
 
 
+@torch.no_grad()
+def suggest_colors(model: torch.nn.Module, small: torch.Tensor, light: float, fx: float, fy: float,
+                   hints: torch.Tensor | None = None, k: int = 6, apart: float = 15.0) -> list[dict]:
+    """The colours the network finds most likely at a point of a photo, as SIGGRAPH 2017's colour
+    suggestions. small: the photo's L/100 at the network's size (1, 1, h, w); light: the photo's own L
+    (LAB units) at the point; fx, fy: the point as fractions of the width and height; hints: as for
+    `predict_ab` (the other points change what is likely here). Returns up to k [{"color": "#rrggbb",
+    "p": probability}], most likely first, each at the photo's lightness there and at least `apart` LAB
+    units from a likelier one; [] when the weights predict no distribution over colours (regression)."""
+    bins = getattr(model.decode, "bins", None)
+    if bins is None:
+        return []
+    h, w = small.shape[-2:]
+    p = next(model.parameters())
+    hint = None
+    if hints is not None and model.in_channels == HINT_CHANNELS:
+        hint = hint_map(hints[:, :2], hints[:, 2:], h, w).to(p.device, p.dtype)
+    raw = model.raw(network_input(small.to(p.device, p.dtype), model.in_channels, hints=hint)).float()
+    s = model.head_stride
+    r, c = min(int(fy * h) // s, raw.shape[-2] - 1), min(int(fx * w) // s, raw.shape[-1] - 1)
+    prob = torch.softmax(raw[0, :, r, c], 0).cpu()  # the classifier's own distribution (T = 1)
+    chosen: list[int] = []
+    for i in prob.argsort(descending=True)[: 8 * k].tolist():
+        if all(torch.dist(bins[i], bins[j]) * AB_SCALE >= apart for j in chosen):
+            chosen.append(i)
+        if len(chosen) == k:
+            break
+    lab = torch.cat([torch.full((len(chosen), 1), float(light)), bins[chosen].cpu().float() * AB_SCALE], 1)
+    rgb = _fit_lab(lab[:, :, None, None].clone(), 8).clamp(0, 1)[:, :, 0, 0]
+    return [{"color": "#" + "".join(f"{round(v * 255):02x}" for v in px.tolist()), "p": round(float(prob[i]), 4)}
+            for px, i in zip(rgb, chosen)]
+
+
 def _in_gamut(rgb: torch.Tensor) -> torch.Tensor:
     """(*, 3, H, W) unclipped sRGB -> (*, H, W): representable (within rounding)?"""
     return ((rgb >= -1e-4) & (rgb <= 1 + 1e-4)).all(-3)
@@ -528,6 +561,18 @@ def _bilinear_rows(x: torch.Tensor, H: int, r0: int, r1: int) -> torch.Tensor:
     return x[..., y0, :] * (1 - w) + x[..., (y0 + 1).clamp(max=h - 1), :] * w
 
 
+def network_lightness(rgb: np.ndarray, size: int, strip_pixels: int = STRIP_PIXELS) -> torch.Tensor:
+    """uint8 (H, W, 3) -> L in LAB units at the network's size (1, 1, h, w), from strips of rows (no
+    full-size float image): predict_ab's area average, in two steps, each strip to the network's width,
+    then all rows to its height."""
+    H, W = rgb.shape[:2]
+    h, w = _net_hw(H, W, size)
+    rows = max(1, strip_pixels // W)
+    narrow = torch.cat([F.adaptive_avg_pool2d(_strip_lightness(rgb[r:r + rows]), (min(rows, H - r), w))
+                        for r in range(0, H, rows)], dim=2)
+    return F.adaptive_avg_pool2d(narrow, (h, w))
+
+
 @torch.no_grad()
 def colorize_strips(rgb: np.ndarray, model: torch.nn.Module, size: int, steps: int = 8, precision: str = "fp32",
                     strip_pixels: int = STRIP_PIXELS, hints: torch.Tensor | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -540,10 +585,7 @@ def colorize_strips(rgb: np.ndarray, model: torch.nn.Module, size: int, steps: i
     h, w = _net_hw(H, W, size)
     rows = max(1, strip_pixels // W)
     strips = range(0, H, rows)
-    # predict_ab's area average, in two steps: each strip to the network's width, then all rows to its height
-    narrow = torch.cat([F.adaptive_avg_pool2d(_strip_lightness(rgb[r:r + rows]), (min(rows, H - r), w))
-                        for r in strips], dim=2)
-    ab = predict_ab(model, F.adaptive_avg_pool2d(narrow, (h, w)), size, precision, hints)  # at network size: no resize
+    ab = predict_ab(model, network_lightness(rgb, size, strip_pixels), size, precision, hints)  # network size
     ab = F.interpolate(ab, size=(h, W), mode="bilinear", align_corners=False)  # widths now, heights per strip
     color, gray = np.empty((H, W, 3), np.uint8), np.empty((H, W), np.uint8)
     for r in strips:
