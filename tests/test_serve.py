@@ -479,3 +479,66 @@ def test_weights_without_points_say_so(url):
     assert first["hints"] is False
     status, answer = post_json(url, "/hints", {"id": first["id"], "hints": []})
     assert status == 409 and "take no colour points" in answer["error"]
+
+
+def test_colour_points_in_browser_with_real_clicks(hint_weights, tmp_path, browser, artifacts):
+    """A photo, a click on it (suggested colours appear), a swatch clicked (the result changes there), the
+    point dragged, then deleted (the first result back): real pointer events in headless Chromium."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    rgb = np.tile(np.linspace(60, 200, 240, dtype=np.uint8)[None, :, None], (160, 1, 3))  # a gray ramp
+    Image.fromarray(rgb).save(tmp_path / "ramp.png")
+    driver = browser()
+    src = "return document.getElementById('result').src"
+    try:
+        with running(weights=hint_weights) as url:
+            driver.get(url + "/")
+            driver.find_element(By.ID, "file").send_keys(str(tmp_path / "ramp.png"))
+            wait = WebDriverWait(driver, 60)
+            wait.until(lambda d: d.execute_script("return document.getElementById('result').naturalWidth") == 240)
+            assert driver.find_element(By.ID, "pointsinfo").is_displayed()
+            first = driver.execute_script(src)
+            driver.save_screenshot(str(artifacts / "serve-points-1-photo.png"))
+            result = driver.find_element(By.ID, "result")
+            w = result.size["width"]
+            # a click a quarter of the way across, mid-height: the offset is from the element's centre
+            ActionChains(driver).move_to_element_with_offset(result, -w // 4, 0).click().perform()
+            wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#swatches button"))
+            assert driver.find_element(By.ID, "picker").is_displayed()
+            swatches = driver.find_elements(By.CSS_SELECTOR, "#swatches button")
+            assert 1 <= len(swatches) <= 6
+            driver.save_screenshot(str(artifacts / "serve-points-2-suggestions.png"))
+            point = driver.execute_script("return points[0]")
+            assert abs(point["x"] - 60) <= 2 and abs(point["y"] - 80) <= 2  # where the click was, in photo pixels
+            swatches[-1].click()
+            wait.until(lambda d: d.execute_script(src) != first)
+            chosen = driver.execute_script("return points[0].color")
+            assert re.fullmatch(r"#[0-9a-f]{6}", chosen)
+            driver.save_screenshot(str(artifacts / "serve-points-3-result.png"))
+            after_click = driver.execute_script(src)
+            # drag the point to the right: it moves there and the result is made again
+            marker = driver.find_element(By.CSS_SELECTOR, ".pt")
+            ActionChains(driver).click_and_hold(marker).move_by_offset(w // 4, 0).release().perform()
+            wait.until(lambda d: d.execute_script(src) != after_click)
+            moved = driver.execute_script("return points[0]")
+            assert moved["x"] > point["x"] + 40 and moved["color"] == chosen
+            driver.save_screenshot(str(artifacts / "serve-points-4-dragged.png"))
+            # select it and delete it: no points, the first result again
+            driver.find_element(By.CSS_SELECTOR, ".pt").click()
+            wait.until(lambda d: d.find_element(By.ID, "picker").is_displayed())
+            ActionChains(driver).send_keys(Keys.DELETE).perform()
+            wait.until(lambda d: d.execute_script("return points.length") == 0 and not d.execute_script(
+                "return inflight"))
+            wait.until(lambda d: not d.find_elements(By.CSS_SELECTOR, ".pt"))
+            got = driver.execute_script("""const i = document.getElementById('result'), c = document.createElement('canvas');
+                c.width = i.naturalWidth; c.height = i.naturalHeight; const g = c.getContext('2d'); g.drawImage(i, 0, 0);
+                return Array.from(g.getImageData(0, 0, c.width, c.height).data.filter((v, k) => k % 4 != 3)).slice(0, 3000)""")
+            with urllib.request.urlopen(urllib.request.Request(url + "/colorize", data=png(rgb), method="POST")) as r:
+                want = np.asarray(from_data_url(json.load(r)["color"]).convert("RGB")).reshape(-1)[:3000]
+            assert np.abs(np.array(got) - want).max() <= 1  # the automatic result (canvas may round)
+            assert not [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+    finally:
+        driver.quit()
