@@ -403,7 +403,7 @@ def _hint_section(r: dict) -> str:
         parts.append(f'<line x1="{left}" y1="{Y(v):.1f}" x2="{W - right}" y2="{Y(v):.1f}" stroke="#555" '
                      f'stroke-dasharray="4 3"/><text x="{W - right + 8}" y="{Y(v) + 4:.1f}" fill="#555">'
                      f"{html.escape(m)} (no hints)</text>")
-    svg = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-size="12" '
+    svg = (f'<svg width="{W}" height="{H}" font-size="12" '
            f'role="img" aria-label="PSNR against the number of colour hints">{"".join(parts)}</svg>')
     head = "".join(f"<th>{html.escape(m)} PSNR dB</th><th>CIEDE2000</th><th>colourfulness</th>" for m in summ)
     rows = "".join(f"<tr><td>{n}</td>" + "".join(
