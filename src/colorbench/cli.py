@@ -331,8 +331,16 @@ def cmd_export(args) -> None:
     target = Path(args.onnx)
     if target.exists() and not args.overwrite:
         raise ValueError(f"{target} exists; pass --overwrite to replace it")
-    print(f"ONNX model (input L: batch x 1 x height x width in [0, 1]; output ab in [-1, 1]): "
-          f"{export_onnx(args.weights, target)}")
+    from .colorize import load_colorizer
+    from .export import input_names
+
+    path = export_onnx(args.weights, target)
+    names = input_names(load_colorizer(args.weights)[0].in_channels)  # loaded once: load_colorizer caches
+    more = {"hint_ab": "; hint_ab: batch x 2 x height x width, ab/128, 0 where no hint",
+            "hint_mask": "; hint_mask: batch x 1 x height x width, 1 at a hint",
+            "extra": "; extra: the channels after L"}
+    print(f"ONNX model (input L: batch x 1 x height x width in [0, 1]{''.join(more.get(n, '') for n in names)}; "
+          f"output ab in [-1, 1]): {path}")
 
 
 def cmd_serve(args) -> None:
