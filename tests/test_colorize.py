@@ -287,3 +287,110 @@ def test_cli_the_input_folder_as_output_and_no_op_runs_say_so_without_progress_b
     r = cli(src, "-o", tmp_path / "out", "--weights", weights)
     assert r.returncode == 0 and "colorizing" not in r.stderr and r.stderr == ""
     assert r.stdout.startswith("done 0, skipped 6: 6 already done (--overwrite to redo); output in")
+
+
+# ---------------------------------------------------------------------------------------------
+# colour hints
+
+
+class EchoHints(torch.nn.Module):
+    """A stand-in network of 4 inputs whose ab is its hint ab: shows where each hint lands and what it says."""
+    in_channels = 4
+
+    def __init__(self):
+        super().__init__()
+        self.p = torch.nn.Parameter(torch.zeros(()))
+
+    def forward(self, x):
+        return x[:, 1:3] + self.p
+
+
+def test_a_hint_lands_on_its_pixel_as_displayed_with_its_chroma_and_the_photos_lightness(tmp_path, monkeypatch):
+    from skimage.color import rgb2lab
+
+    cz = sys.modules["colorbench.colorize"]  # the package's `colorize` is the function
+    monkeypatch.setattr(cz, "load_colorizer", lambda *a, **k: (EchoHints(), {"recommended_size": 512}))
+    gray = np.full((30, 40, 3), 90, np.uint8)
+    gray[:, 20:] = 200  # two lightnesses: the hint's colour takes the photo's, never its own
+    # stored 40 wide and 30 high, displayed 30 wide and 40 high (EXIF orientation 6: turned 90 degrees clockwise)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(gray).save(tmp_path / "turned.png", exif=exif.tobytes())
+    shown = np.asarray(colorize(tmp_path / "turned.png", hints=[(5, 30, "#c03020"), {"x": 25, "y": 2, "color": "#2050d0"}]))
+    assert shown.shape == (40, 30, 3)
+    lab = rgb2lab(shown / 255)
+    ref = np.asarray(Image.open(tmp_path / "turned.png").transpose(Image.Transpose.ROTATE_270))  # as displayed
+    want_L = rgb2lab(ref / 255)[..., 0]
+    for (x, y, color) in [(5, 30, "#c03020"), (25, 2, "#2050d0")]:
+        rgb = np.array([[[int(color[i:i + 2], 16) for i in (1, 3, 5)]]]) / 255
+        a, b = rgb2lab(rgb)[0, 0, 1:]
+        assert lab[y, x, 0] == pytest.approx(want_L[y, x], abs=0.5)  # the photo's lightness
+        # the hint's chroma (gamut fitting may only shrink it, keeping the hue)
+        assert np.hypot(*lab[y, x, 1:]) <= np.hypot(a, b) + 1 and np.hypot(*lab[y, x, 1:]) > 10
+        assert np.degrees(abs(np.arctan2(lab[y, x, 2], lab[y, x, 1]) - np.arctan2(b, a))) < 3
+    lab[30, 5, 1:] = lab[2, 25, 1:] = 0
+    assert np.abs(lab[..., 1:]).max() < 0.5  # gray everywhere else
+
+
+def test_hints_need_weights_that_take_them(weights):
+    with pytest.raises(ValueError, match="not L with colour hints"):
+        colorize(photo(), weights=weights, hints=[(1, 1, "#ff0000")])
+    with pytest.raises(ValueError, match="one image at a time"):
+        colorize([photo(), photo()], weights=weights, hints=[(1, 1, "#ff0000")])
+
+
+@pytest.fixture(scope="module")
+def hint_weights(tmp_path_factory):
+    torch.manual_seed(0)
+    p = tmp_path_factory.mktemp("hw") / "hints.safetensors"
+    save_model(create_model("cnn", width=8, in_channels=4), p, {"recommended_size": 32})
+    return p
+
+
+BAD_HINTS = [
+    (["--hints", "{file}"], "nope", "not a JSON file"),
+    (["--hints", "{file}"], '{"x": 1, "y": 2, "color": "#ffffff"}', "not a list of points"),
+    (["--hints", "{file}"], '[{"x": 1, "y": 2}]', "point 1 is"),
+    (["--hints", "{file}"], '[{"x": 64, "y": 2, "color": "#ffffff"}]', "outside the photo, which is 64 x 48"),
+    (["--hints", "{file}"], '[{"x": 1, "y": -1, "color": "#ffffff"}]', "outside the photo"),
+    (["--hints", "{file}"], '[{"x": 1, "y": 2, "color": "red"}]', "not an sRGB hex colour"),
+    (["--hint", "1,2,#fff"], None, "not an sRGB hex colour"),
+    (["--hint", "1,2"], None, "write X,Y,#rrggbb"),
+    (["--hints", "missing.json"], None, "no such file"),
+    (["--hint", "1,2,#ffffff", "--weights", "{auto}"], None, "not L with colour hints"),
+    (["--hint", "1,2,#ffffff", "--two-inputs"], None, "points of one photo, but 2 inputs"),
+    (["--hint", "1,2,#ffffff", "--folder-input"], None, "points of one photo, but a folder"),
+]
+
+
+@pytest.mark.parametrize("args, text, says", BAD_HINTS)
+def test_cli_bad_hints_are_one_line_exit_2_and_write_nothing(weights, hint_weights, tmp_path, capsys, args, text, says):
+    from colorbench.cli import main
+
+    (tmp_path / "in").mkdir()
+    Image.fromarray(photo()).save(tmp_path / "in" / "p.png")
+    (tmp_path / "h.json").write_text(text or "")
+    inputs = {"--two-inputs": [tmp_path / "in" / "p.png", tmp_path / "in"],
+              "--folder-input": [tmp_path / "in"]}.get(args[-1], [tmp_path / "in" / "p.png"])
+    args = [a.format(file=tmp_path / "h.json", auto=weights) for a in args if a not in ("--two-inputs", "--folder-input")]
+    argv = ["colorize", *map(str, inputs), "-o", str(tmp_path / "out"), "--quiet"] + args
+    if "--weights" not in argv:
+        argv += ["--weights", str(hint_weights)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert says in err and err.count("\n") == 1 and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_hints_from_a_file_and_repeated_flags_give_the_same_photo(hint_weights, tmp_path):
+    from colorbench.cli import main
+
+    Image.fromarray(photo()).save(tmp_path / "p.png")
+    (tmp_path / "h.json").write_text('[{"x": 10, "y": 20, "color": "#c03020"}, {"x": 50, "y": 5, "color": "#2040c0"}]')
+    base = ["colorize", str(tmp_path / "p.png"), "--weights", str(hint_weights), "--quiet", "-o"]
+    assert main(base + [str(tmp_path / "a.png"), "--hints", str(tmp_path / "h.json")]) == 0
+    assert main(base + [str(tmp_path / "b.png"), "--hint", "10,20,#c03020", "--hint", "50,5,#2040c0"]) == 0
+    assert main(base + [str(tmp_path / "c.png"), "--hints", str(tmp_path / "h.json"), "--hint", "30,30,#20c040"]) == 0
+    a, b, c = (np.asarray(Image.open(tmp_path / f"{n}.png")) for n in "abc")
+    want = colorize(photo(), weights=hint_weights, hints=[(10, 20, "#c03020"), (50, 5, "#2040c0")])
+    assert np.array_equal(a, b) and np.array_equal(a, want) and not np.array_equal(a, c)

@@ -62,3 +62,30 @@ def test_export_without_onnx_installed_is_one_clear_line(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match=r"pip install 'colorbench\[onnx\]'"):
         export_onnx(None, tmp_path / "m.onnx")
     assert not (tmp_path / "m.onnx").exists()
+
+
+def test_onnx_export_of_hint_weights_takes_the_hints_and_matches_pytorch(tmp_path):
+    """Weights of colour hints: inputs L, hint_ab, hint_mask; the same ab as PyTorch with and without hints."""
+    ort = pytest.importorskip("onnxruntime")
+    from colorbench.export import export_onnx
+    from colorbench.inputs import hint_map, network_input, simulate_hints
+
+    torch.manual_seed(0)
+    m = create_model("cnn", fitted("classification", head_stride=4), 4, width=8).eval()
+    first = next(w for w in m.parameters() if w.dim() == 4)
+    assert first.shape[1] == 4
+    save_model(m, tmp_path / "w.safetensors")
+    sess = ort.InferenceSession(str(export_onnx(tmp_path / "w.safetensors", tmp_path / "m.onnx")))
+    assert [i.name for i in sess.get_inputs()] == ["L", "hint_ab", "hint_mask"]
+    lab = torch.rand(3, 3, 37, 50) * 2 - 1
+    lab[:, 0] = lab[:, 0].abs()
+    drawn = simulate_hints(lab, torch.Generator().manual_seed(0))
+    for hints in (drawn, torch.zeros(3, 3, 37, 50),
+                  hint_map(torch.tensor([[0.2, 0.7]]), torch.tensor([[0.5, -0.4]]), 37, 50).expand(3, -1, -1, -1)):
+        x = network_input(lab, 4, hints=hints)
+        got = sess.run(None, {"L": x[:, :1].numpy(), "hint_ab": x[:, 1:3].numpy(), "hint_mask": x[:, 3:].numpy()})[0]
+        with torch.no_grad():
+            want = m(x).numpy()
+        assert got.shape == want.shape == (3, 2, 37, 50) and np.abs(got - want).max() < 1e-4
+    with torch.no_grad():  # and the hints change the colours, beyond the tolerance (else parity proves little)
+        assert (m(network_input(lab, 4, hints=drawn)) - m(network_input(lab, 4))).abs().max() > 1e-3  # 10x the tolerance

@@ -160,3 +160,45 @@ def test_evaluate_photos_names_the_same_weights_once_and_labels_run_folders_by_n
     assert not any(str(tmp_path) in line for line in table)  # labels, not absolute paths
     if same:
         assert "default = study (size" in out.stdout and "default and study are the same weights" in out.stdout
+
+
+def test_true_hints_are_the_photos_own_colours_seeded_by_name_and_nested():
+    from colorbench.photos import true_hints
+
+    rgb = photo(30, 40, 0)
+    pts = true_hints("a.jpg", rgb, 50)
+    assert len({(x, y) for x, y, _ in pts}) == 50  # distinct pixels
+    for x, y, color in pts:
+        assert color == "#%02x%02x%02x" % tuple(rgb[y, x])
+    assert true_hints("a.jpg", rgb, 10) == pts[:10]  # nested: 10 points are the first 10 of 50
+    assert true_hints("b.jpg", rgb, 10) != pts[:10]  # another photo, other points
+
+
+def test_evaluate_photos_with_hints_scores_each_count_with_the_same_points(tmp_path):
+    src = tmp_path / "photos"
+    src.mkdir()
+    for i in range(2):
+        Image.fromarray(photo(40 + 8 * i, 56, i)).save(src / f"p{i}.png")
+    torch.manual_seed(0)
+    guided = create_model("cnn", width=8, in_channels=4)
+    with torch.no_grad():  # hints that change the colours
+        first = next(w for w in guided.parameters() if w.dim() == 4)
+        first[:, 1:] = torch.randn_like(first[:, 1:]) * 3
+    save_model(guided, tmp_path / "g.safetensors", {"recommended_size": 32})
+    save_model(create_model("cnn", width=8), tmp_path / "a.safetensors", {"recommended_size": 32})
+    weights = [f"auto={tmp_path / 'a.safetensors'}", f"guided={tmp_path / 'g.safetensors'}"]
+    r = evaluate_photos(str(src), weights, tmp_path / "out", progress=False, hints=[10, 0, 2])
+    h = r["hints"]
+    assert h["counts"] == [0, 2, 10] and set(h["summary"]) == {"guided"}  # weights of L alone take none
+    assert h["per_photo"]["guided"]["0"]["psnr"] == r["per_photo"]["guided"]["psnr"]  # no points: automatic
+    assert h["per_photo"]["guided"]["10"]["psnr"] != h["per_photo"]["guided"]["0"]["psnr"]
+    # the same points for any weights: a second evaluation of the same file gives the same figures
+    r2 = evaluate_photos(str(src), [f"again={tmp_path / 'g.safetensors'}"], tmp_path / "out2", progress=False,
+                         hints=[10])
+    assert r2["hints"]["per_photo"]["again"]["10"] == h["per_photo"]["guided"]["10"]
+    page = (tmp_path / "out" / "gallery.html").read_text()
+    assert "<svg" in page and "Colour hints" in page and not re.search(r"https?://|<script|<link", page)
+    from colorbench.config import UsageError
+
+    with pytest.raises(UsageError, match="none of the weights"):
+        evaluate_photos(str(src), [f"auto={tmp_path / 'a.safetensors'}"], tmp_path / "out3", progress=False, hints=[1])

@@ -408,3 +408,137 @@ def test_a_classification_model_serves_photos(tmp_path):
         status, body = post(u, png(rgb))
     assert status == 200 and (body["width"], body["height"]) == (56, 40)
     assert np.asarray(from_data_url(body["color"]).convert("RGB")).shape == (40, 56, 3)
+
+
+# colour points on the page's photo
+
+
+@pytest.fixture(scope="module")
+def hint_weights(tmp_path_factory):
+    """A tiny network of colour hints with a colour distribution (classification), hint weights non-zero."""
+    path = tmp_path_factory.mktemp("hw") / "hints.safetensors"
+    torch.manual_seed(0)
+    m = create_model("cnn", fitted("classification", head_stride=2), 4, width=8)
+    with torch.no_grad():
+        first = next(w for w in m.parameters() if w.dim() == 4)
+        first[:, 1:] = torch.randn_like(first[:, 1:]) * 3
+    save_model(m, path)
+    return path
+
+
+def post_json(url: str, path: str, obj) -> tuple[int, dict]:
+    return post(url, json.dumps(obj).encode(), path)
+
+
+def test_points_recolour_the_kept_photo_and_suggest_colours_at_its_lightness(hint_weights):
+    from skimage.color import rgb2lab
+
+    from colorbench.colorize import check_hints
+
+    rgb = (np.random.default_rng(1).random((40, 56, 3)) * 255).astype(np.uint8)
+    points = [{"x": 10, "y": 30, "color": "#c03020"}, {"x": 50, "y": 2, "color": "#2050d0"}]
+    with server(weights=hint_weights) as srv:
+        u = f"http://127.0.0.1:{srv.server_address[1]}"
+        status, first = post(u, png(rgb))
+        assert status == 200 and first["hints"] is True
+        status, body = post_json(u, "/hints", {"id": first["id"], "hints": points})
+        assert status == 200
+        got = np.asarray(from_data_url(body["color"]).convert("RGB"))
+        want, _ = colorize_strips(rgb, srv.hint_model, srv.size, hints=check_hints(points, 56, 40))
+        assert np.array_equal(got, want)
+        assert not np.array_equal(got, np.asarray(from_data_url(first["color"]).convert("RGB")))  # points matter
+        status, none = post_json(u, "/hints", {"id": first["id"], "hints": []})  # all removed: the first result
+        assert status == 200 and none["color"] == first["color"]
+        status, sug = post_json(u, "/suggest", {"id": first["id"], "x": 20, "y": 12, "hints": points})
+    assert status == 200 and 1 <= len(sug["colors"]) <= 6
+    p = [c["p"] for c in sug["colors"]]
+    assert p == sorted(p, reverse=True) and 0 < sum(p) <= 1.0001
+    L_here = rgb2lab(rgb[12:13, 20:21] / 255)[0, 0, 0]
+    for c in sug["colors"]:
+        swatch = np.array([[[int(c["color"][i:i + 2], 16) for i in (1, 3, 5)]]]) / 255
+        assert abs(rgb2lab(swatch)[0, 0, 0] - L_here) < 1.5  # offered at the photo's own lightness there
+
+
+@pytest.mark.parametrize("body, code, words", [
+    ({"id": "nope", "hints": []}, 410, "no longer here"),
+    ({"id": "{id}", "hints": [{"x": 99, "y": 1, "color": "#ffffff"}]}, 400, "outside the photo"),
+    ({"id": "{id}", "hints": [{"x": 1, "y": 1, "color": "white"}]}, 400, "not an sRGB hex colour"),
+    ([1, 2], 400, "not a JSON object"),
+])
+def test_bad_points_are_one_line_answers(hint_weights, body, code, words):
+    with running(weights=hint_weights) as u:
+        _, first = post(u, png(np.full((20, 30, 3), 128, np.uint8)))
+        if isinstance(body, dict):
+            body = {k: (first["id"] if v == "{id}" else v) for k, v in body.items()}
+        status, answer = post_json(u, "/hints", body)
+    assert status == code and words in answer["error"]
+
+
+def test_weights_without_points_say_so(url):
+    _, first = post(url, png(np.full((20, 30, 3), 128, np.uint8)))
+    assert first["hints"] is False
+    status, answer = post_json(url, "/hints", {"id": first["id"], "hints": []})
+    assert status == 409 and "take no colour points" in answer["error"]
+
+
+def test_colour_points_in_browser_with_real_clicks(hint_weights, tmp_path, browser, artifacts):
+    """A photo, a click on it (suggested colours appear), a swatch clicked (the result changes there), the
+    point dragged, then deleted (the first result back): real pointer events in headless Chromium."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    rgb = np.tile(np.linspace(60, 200, 240, dtype=np.uint8)[None, :, None], (160, 1, 3))  # a gray ramp
+    Image.fromarray(rgb).save(tmp_path / "ramp.png")
+    driver = browser()
+    src = "return document.getElementById('result').src"
+    try:
+        with running(weights=hint_weights) as url:
+            driver.get(url + "/")
+            driver.find_element(By.ID, "file").send_keys(str(tmp_path / "ramp.png"))
+            wait = WebDriverWait(driver, 60)
+            wait.until(lambda d: d.execute_script("return document.getElementById('result').naturalWidth") == 240)
+            assert driver.find_element(By.ID, "pointsinfo").is_displayed()
+            first = driver.execute_script(src)
+            driver.save_screenshot(str(artifacts / "serve-points-1-photo.png"))
+            result = driver.find_element(By.ID, "result")
+            w = result.size["width"]
+            # a click a quarter of the way across, mid-height: the offset is from the element's centre
+            ActionChains(driver).move_to_element_with_offset(result, -w // 4, 0).click().perform()
+            wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#swatches button"))
+            assert driver.find_element(By.ID, "picker").is_displayed()
+            swatches = driver.find_elements(By.CSS_SELECTOR, "#swatches button")
+            assert 1 <= len(swatches) <= 6
+            driver.save_screenshot(str(artifacts / "serve-points-2-suggestions.png"))
+            point = driver.execute_script("return points[0]")
+            assert abs(point["x"] - 60) <= 2 and abs(point["y"] - 80) <= 2  # where the click was, in photo pixels
+            swatches[-1].click()
+            wait.until(lambda d: d.execute_script(src) != first)
+            chosen = driver.execute_script("return points[0].color")
+            assert re.fullmatch(r"#[0-9a-f]{6}", chosen)
+            driver.save_screenshot(str(artifacts / "serve-points-3-result.png"))
+            after_click = driver.execute_script(src)
+            # drag the point to the right: it moves there and the result is made again
+            marker = driver.find_element(By.CSS_SELECTOR, ".pt")
+            ActionChains(driver).click_and_hold(marker).move_by_offset(w // 4, 0).release().perform()
+            wait.until(lambda d: d.execute_script(src) != after_click)
+            moved = driver.execute_script("return points[0]")
+            assert moved["x"] > point["x"] + 40 and moved["color"] == chosen
+            driver.save_screenshot(str(artifacts / "serve-points-4-dragged.png"))
+            # select it and delete it: no points, the first result again
+            driver.find_element(By.CSS_SELECTOR, ".pt").click()
+            wait.until(lambda d: d.find_element(By.ID, "picker").is_displayed())
+            ActionChains(driver).send_keys(Keys.DELETE).perform()
+            wait.until(lambda d: d.execute_script("return points.length") == 0 and not d.execute_script(
+                "return inflight"))
+            wait.until(lambda d: not d.find_elements(By.CSS_SELECTOR, ".pt"))
+            got = driver.execute_script("""const i = document.getElementById('result'), c = document.createElement('canvas');
+                c.width = i.naturalWidth; c.height = i.naturalHeight; const g = c.getContext('2d'); g.drawImage(i, 0, 0);
+                return Array.from(g.getImageData(0, 0, c.width, c.height).data.filter((v, k) => k % 4 != 3)).slice(0, 3000)""")
+            with urllib.request.urlopen(urllib.request.Request(url + "/colorize", data=png(rgb), method="POST")) as r:
+                want = np.asarray(from_data_url(json.load(r)["color"]).convert("RGB")).reshape(-1)[:3000]
+            assert np.abs(np.array(got) - want).max() <= 1  # the automatic result (canvas may round)
+            assert not [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+    finally:
+        driver.quit()

@@ -323,9 +323,9 @@ def test_a_network_seeing_more_than_L_trains_evaluates_colorizes_and_exports(tmp
     from colorbench.export import export_onnx
 
     sess = ort.InferenceSession(str(export_onnx(tmp_path / "r", tmp_path / "m.onnx")))
-    assert [i.name for i in sess.get_inputs()] == ["L", "extra"]
+    assert [i.name for i in sess.get_inputs()] == ["L", "hint_ab", "hint_mask"]  # 4 inputs: colour hints
     x = network_input(torch.rand(2, 1, 20, 27), 4)
-    got = sess.run(None, {"L": x[:, :1].numpy(), "extra": x[:, 1:].numpy()})[0]
+    got = sess.run(None, {"L": x[:, :1].numpy(), "hint_ab": x[:, 1:3].numpy(), "hint_mask": x[:, 3:].numpy()})[0]
     with torch.no_grad():
         assert np.abs(got - model(x).numpy()).max() < 1e-4
 

@@ -106,6 +106,8 @@ def train_help() -> dict[str, str]:
         "width": "the network's width (channels of its first level); 0: the model's own (64 for the study's models)",
         "in_channels": "channels the network sees: 1 is L; more are L then channels left for later inputs "
                        "(colour hints, a previous frame), zeros for now",
+        "hints": "train with simulated colour hints (needs --in-channels 4: L, hint ab, hint mask): per image none "
+                 "a quarter of the time, else a geometric number of points (p 1/8), each a patch's mean true colour",
         "loss": f"the objective: {', '.join(list_objectives())} (mse is the study's)",
         "rebalance": "classification: lambda of the class rebalancing, 0 to 1 (Zhang et al. 2016)",
         "temperature": "classification: annealed-mean temperature T; 0: chosen on the validation split",
@@ -261,19 +263,23 @@ def cmd_report(args) -> None:
 
 
 def cmd_colorize(args) -> int:
-    from .colorize import EXISTS, colorize_files, summary_line, weights_path
+    from .colorize import EXISTS, colorize_files, parse_hint_arg, read_hints, summary_line, weights_path
     from .data import IMAGE_SUFFIXES, VIDEO_SUFFIXES, DataError
 
     if any(not str(x).strip() for x in args.inputs):  # Path("") is ".": an empty argument would colorize the cwd
         print("colorbench: error: an input path is empty; name image files or folders", file=sys.stderr)
         return 1
     weights_path(args.weights)  # an unknown name is a bad command line (exit 2), whatever the inputs
+    hints = None
+    if args.hints is not None or args.hint:  # read and shaped now; checked against the photo once it is read
+        hints = (read_hints(args.hints) if args.hints is not None else []) + [parse_hint_arg(h) for h in args.hint or []]
     if not any(Path(x).exists() for x in args.inputs):  # nothing at all to do: one line, not skips and a summary
         raise DataError(f"no such file or folder: {', '.join(args.inputs)}")
     out = Path(args.output)
     outcomes = colorize_files(args.inputs, out, weights=args.weights, size=args.size, overwrite=args.overwrite,
                               allow_inside=args.inside_input, device=args.device, precision=args.precision,
-                              progress=not args.quiet)
+                              progress=not args.quiet, hints=hints,
+                              hints_from=f"--hints {args.hints}" if args.hints is not None else "--hint")
     if not outcomes:
         print(f"colorbench: error: no photos or videos found in {', '.join(args.inputs)} (looked for "
               f"{', '.join(sorted(IMAGE_SUFFIXES | VIDEO_SUFFIXES))})", file=sys.stderr)
@@ -298,7 +304,7 @@ def cmd_evaluate_photos(args) -> None:
 
     out = Path(args.out) if args.out else Path("runs") / f"photos-{Path(args.source).name}-{dt.datetime.now():%Y%m%d-%H%M%S}"
     r = evaluate_photos(args.source, args.weights or ["default"], out, size=args.size, limit=args.limit,
-                        precision=args.precision, progress=not args.quiet)
+                        precision=args.precision, progress=not args.quiet, hints=args.hints)
     print(f"{r['photos']} colour photos from {args.source} ({len(r['left_out_without_colour'])} without colour left "
           f"out); truth colourfulness {r['truth_colorfulness']:.1f}")
     rows = {m: " = ".join([m] + [a for a, v in r["methods"].items() if v.get("same_as") == m])
@@ -314,6 +320,10 @@ def cmd_evaluate_photos(args) -> None:
     for m, name in rows.items():
         if " = " in name:
             print(f"  ({name.replace(' = ', ' and ')} are the same weights, {r['methods'][m]['weights']}: listed once)")
+    for m, per in r.get("hints", {}).get("summary", {}).items():
+        print(f"  {m} with true-colour points:  points{'PSNR dB':>9}{'CIEDE2000':>11}{'colourfulness':>15}")
+        for n, s in per.items():
+            print(f"  {'':<{w}}{n:>6}{s['psnr']:>9.2f}{s['ciede2000']:>11.2f}{s['colorfulness']:>15.1f}")
     print(f"gallery: {out / 'gallery.html'}  results: {out / 'results.json'}")
 
 
@@ -344,8 +354,16 @@ def cmd_export(args) -> None:
     target = Path(args.onnx)
     if target.exists() and not args.overwrite:
         raise ValueError(f"{target} exists; pass --overwrite to replace it")
-    print(f"ONNX model (input L: batch x 1 x height x width in [0, 1]; output ab in [-1, 1]): "
-          f"{export_onnx(args.weights, target)}")
+    from .colorize import load_colorizer
+    from .export import input_names
+
+    path = export_onnx(args.weights, target)
+    names = input_names(load_colorizer(args.weights)[0].in_channels)  # loaded once: load_colorizer caches
+    more = {"hint_ab": "; hint_ab: batch x 2 x height x width, ab/128, 0 where no hint",
+            "hint_mask": "; hint_mask: batch x 1 x height x width, 1 at a hint",
+            "extra": "; extra: the channels after L"}
+    print(f"ONNX model (input L: batch x 1 x height x width in [0, 1]{''.join(more.get(n, '') for n in names)}; "
+          f"output ab in [-1, 1]): {path}")
 
 
 def cmd_serve(args) -> None:
@@ -451,6 +469,11 @@ def _setup_colorize(p) -> None:
     _size(p, "the weights' recommendation")
     p.add_argument("--overwrite", action="store_true", help="replace outputs that exist (never an input photo)")
     p.add_argument("--inside-input", action="store_true", help="allow -o inside an input folder")
+    p.add_argument("--hints", metavar="FILE", help="colour hints for one input photo: a JSON list like "
+                   '[{"x": 120, "y": 80, "color": "#c03020"}], x and y in pixels of the photo as displayed '
+                   "(origin top-left); only each colour's chroma is used, the photo keeps its lightness")
+    p.add_argument("--hint", action="append", metavar="X,Y,#RRGGBB", help="one colour hint, e.g. 120,80,#c03020 "
+                   "(repeatable; added to --hints)")
     p.add_argument("--device", default="cpu", help=f"where to run: {DEVICES} (default: cpu)")
     p.add_argument("--precision", default="fp32", choices=PRECISIONS,
                    help="forward pass precision (default: fp32; bf16 is within one 8-bit level)")
@@ -465,6 +488,9 @@ def _setup_evaluate_photos(p) -> None:
     _size(p, "each weights' own")
     p.add_argument("--limit", type=number(int, 0), default=0, help="at most this many photos (0: all)")
     p.add_argument("--precision", default="fp32", choices=PRECISIONS, help="forward pass precision (default: fp32)")
+    p.add_argument("--hints", nargs="+", type=number(int, 0), metavar="N", help="also give weights that take colour "
+                   "hints this many random points of each photo's true colour (seeded: the same points for every "
+                   "set of weights), e.g. --hints 0 1 2 5 10 20 50 100; a table and a curve per count")
     p.add_argument("--out", default=None, help="folder for results.json and gallery.html "
                    "(default: runs/photos-<source>-<time>)")
     _quiet(p)

@@ -9,7 +9,9 @@ lightness stays the input's.
 from __future__ import annotations
 
 import difflib
+import json
 import os
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -25,6 +27,7 @@ from .color import AB_SCALE, L_SCALE, gray_of_lightness, lab_to_rgb, rgb_to_lab
 from .config import SHIPPED, UsageError
 from .hardware import autocast, resolve_device, resolve_precision
 from .data import IMAGE_SUFFIXES, VIDEO_SUFFIXES, DataError, read_image
+from .inputs import HINT_CHANNELS, hint_map
 from .models import Colorizer, load_model, network_input
 from .persist import atomic_write
 
@@ -61,14 +64,107 @@ def weights_path(weights: str | os.PathLike | None = None) -> Path:
     return path
 
 
-def load_colorizer(weights: str | os.PathLike | None = None, device: str = "cpu") -> tuple[Colorizer, dict]:
+def load_colorizer(weights: str | os.PathLike | None = None, device: str = "cpu",
+                   hints: bool = False) -> tuple[Colorizer, dict]:
     """(model, metadata) from `weights`: a .safetensors file or run folder, or the name of shipped
-    weights ("default", "study"); None: the default ones."""
-    return _load(str(weights_path(weights)), str(resolve_device(device)))
+    weights ("default", "study", "hints"); None: the default ones. `hints`: colour hints will be given,
+    so None (or "default") means the shipped weights that take them (`hint_weights`), and weights that
+    cannot take them are refused in one line."""
+    if hints and (weights is None or str(weights) == "default"):
+        weights = hint_weights()
+    model, info = _load(str(weights_path(weights)), str(resolve_device(device)))
+    if hints and model.in_channels != HINT_CHANNELS:
+        raise UsageError(f"the weights {weights or 'default'} see {model.in_channels} input channel(s), not L with "
+                         f"colour hints ({HINT_CHANNELS}); give hints to --weights hints (or default), or drop them")
+    return model, info
+
+
+def hint_weights() -> str:
+    """The shipped weights to use with colour hints: the default ones when they take hints, else "hints"
+    (automatic colour keeps the default weights when the guided ones lose quality without hints)."""
+    from .persist import read_header
+
+    _, info = read_header(shipped_weights("default"), "weights file")
+    inputs = ((info.get("model") or {}).get("kwargs") or {}).get("in_channels", 1)
+    return "default" if inputs == HINT_CHANNELS else "hints"
 
 
 def recommended_size(info: dict) -> int:
     return int(info.get("recommended_size") or DEFAULT_SIZE)
+
+
+# ---------------------------------------------------------------------------------------------
+# colour hints: points (x, y) in pixels of the photo as displayed (EXIF orientation applied, origin
+# top-left), each with an sRGB colour of which only the chroma is used
+
+
+HEX_COLOR = re.compile(r"#[0-9a-fA-F]{6}")
+
+
+def hex_to_ab(color: str) -> tuple[float, float]:
+    """'#rrggbb' -> its (a, b) in LAB units: the chroma a hint gives; its lightness is never used."""
+    rgb = torch.tensor([int(color[i:i + 2], 16) for i in (1, 3, 5)], dtype=torch.float64).view(1, 3, 1, 1) / 255
+    a, b = rgb_to_lab(rgb).flatten()[1:].tolist()
+    return a, b
+
+
+def check_hints(hints, width: int, height: int, where: str = "hints") -> torch.Tensor:
+    """Colour hints, checked -> (N, 4) float: x and y as fractions of the photo's width and height (pixel
+    centres), a/128, b/128. `hints`: a list of (x, y, "#rrggbb") or {"x": .., "y": .., "color": ..};
+    anything else is a UsageError (a ValueError) naming the point and what to do."""
+    if not isinstance(hints, (list, tuple)):
+        raise UsageError(f"{where}: hints must be a list of points like [{{\"x\": 120, \"y\": 80, \"color\": "
+                         f"\"#c03020\"}}], got {type(hints).__name__}")
+    rows = []
+    for i, h in enumerate(hints, 1):
+        if isinstance(h, dict) and set(h) == {"x", "y", "color"}:
+            x, y, color = h["x"], h["y"], h["color"]
+        elif isinstance(h, (list, tuple)) and len(h) == 3:
+            x, y, color = h
+        else:
+            raise UsageError(f"{where}: point {i} is {json.dumps(h, default=str)[:80]}, not {{\"x\": X, \"y\": Y, "
+                             f"\"color\": \"#rrggbb\"}} (or (x, y, \"#rrggbb\") in Python)")
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (x, y)):
+            raise UsageError(f"{where}: point {i}: x and y must be numbers of pixels, got {x!r}, {y!r}")
+        if not (0 <= x < width and 0 <= y < height):
+            raise UsageError(f"{where}: point {i} at ({x}, {y}) is outside the photo, which is {width} x {height} "
+                             f"pixels as displayed (x from 0 to {width - 1}, y from 0 to {height - 1}, origin top-left)")
+        if not isinstance(color, str) or not HEX_COLOR.fullmatch(color):
+            raise UsageError(f"{where}: point {i}: colour {color!r} is not an sRGB hex colour '#rrggbb' (e.g. '#c03020')")
+        a, b = hex_to_ab(color)
+        rows.append([(x + 0.5) / width, (y + 0.5) / height, a / AB_SCALE, b / AB_SCALE])
+    return torch.tensor(rows, dtype=torch.float32).view(-1, 4)
+
+
+def read_hints(path: str | os.PathLike) -> list:
+    """A hints file: JSON, a list like [{"x": 120, "y": 80, "color": "#c03020"}] (checked against the
+    photo by `check_hints`)."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"--hints {path}: no such file; pass a JSON file like [{{\"x\": 120, \"y\": 80, "
+                         "\"color\": \"#c03020\"}]") from None
+    except (UnicodeDecodeError, json.JSONDecodeError, IsADirectoryError) as e:
+        raise UsageError(f"--hints {path}: not a JSON file ({str(e).splitlines()[0][:80]}); write a list like "
+                         '[{"x": 120, "y": 80, "color": "#c03020"}]') from None
+    if not isinstance(data, list):
+        raise UsageError(f"--hints {path}: holds a JSON {type(data).__name__}, not a list of points like "
+                         '[{"x": 120, "y": 80, "color": "#c03020"}]')
+    return data
+
+
+def parse_hint_arg(text: str) -> tuple[float, float, str]:
+    """`--hint 120,80,#c03020` -> (120, 80, "#c03020"), shape only (the range is checked with the photo)."""
+    parts = text.split(",")
+    try:
+        if len(parts) != 3:
+            raise ValueError
+        x, y = (float(v) if "." in v else int(v) for v in parts[:2])
+    except ValueError:
+        raise UsageError(f"--hint {text!r}: write X,Y,#rrggbb (pixels of the photo as displayed, e.g. "
+                         "--hint 120,80,#c03020)") from None
+    return x, y, parts[2].strip()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -82,17 +178,59 @@ def _net_hw(h: int, w: int, size: int) -> tuple[int, int]:
 
 
 @torch.no_grad()
-def predict_ab(model: torch.nn.Module, L: torch.Tensor, size: int, precision: str = "fp32") -> torch.Tensor:
-    """L (B, 1, H, W) in LAB units [0, 100] -> ab (B, 2, H, W) in LAB units, at full resolution."""
+def predict_ab(model: torch.nn.Module, L: torch.Tensor, size: int, precision: str = "fp32",
+               hints: torch.Tensor | None = None) -> torch.Tensor:
+    """L (B, 1, H, W) in LAB units [0, 100] -> ab (B, 2, H, W) in LAB units, at full resolution.
+    hints: (N, 4) from `check_hints` (or one (N, 4) per image, (B, N, 4)), placed at the network's size."""
     H, W = L.shape[-2:]
     h, w = _net_hw(H, W, size)
     small = F.interpolate(L / L_SCALE, size=(h, w), mode="area") if (h, w) != (H, W) else L / L_SCALE
     p = next(model.parameters())
+    hint = None
+    if hints is not None:
+        if model.in_channels != HINT_CHANNELS:
+            raise UsageError(f"these weights see {model.in_channels} input channel(s), not L with colour hints "
+                             f"({HINT_CHANNELS}); use weights trained with hints (--weights hints)")
+        per_image = hints if hints.dim() == 3 else hints[None].expand(len(L), -1, -1)
+        hint = torch.cat([hint_map(pts[:, :2], pts[:, 2:], h, w) for pts in per_image]).to(p.device, p.dtype)
     with autocast(p.device, precision):
-        ab = model(network_input(small.to(p.device, p.dtype), model.in_channels)).float().to(L.device) * AB_SCALE
+        ab = model(network_input(small.to(p.device, p.dtype), model.in_channels, hints=hint)).float().to(L.device) * AB_SCALE
     if (h, w) != (H, W):
         ab = F.interpolate(ab, size=(H, W), mode="bilinear", align_corners=False)
     return ab
+
+
+@torch.no_grad()
+def suggest_colors(model: torch.nn.Module, small: torch.Tensor, light: float, fx: float, fy: float,
+                   hints: torch.Tensor | None = None, k: int = 6, apart: float = 15.0) -> list[dict]:
+    """The colours the network finds most likely at a point of a photo, as SIGGRAPH 2017's colour
+    suggestions. small: the photo's L/100 at the network's size (1, 1, h, w); light: the photo's own L
+    (LAB units) at the point; fx, fy: the point as fractions of the width and height; hints: as for
+    `predict_ab` (the other points change what is likely here). Returns up to k [{"color": "#rrggbb",
+    "p": probability}], most likely first, each at the photo's lightness there and at least `apart` LAB
+    units from a likelier one; [] when the weights predict no distribution over colours (regression)."""
+    bins = getattr(model.decode, "bins", None)
+    if bins is None:
+        return []
+    h, w = small.shape[-2:]
+    p = next(model.parameters())
+    hint = None
+    if hints is not None and model.in_channels == HINT_CHANNELS:
+        hint = hint_map(hints[:, :2], hints[:, 2:], h, w).to(p.device, p.dtype)
+    raw = model.raw(network_input(small.to(p.device, p.dtype), model.in_channels, hints=hint)).float()
+    s = model.head_stride
+    r, c = min(int(fy * h) // s, raw.shape[-2] - 1), min(int(fx * w) // s, raw.shape[-1] - 1)
+    prob = torch.softmax(raw[0, :, r, c], 0).cpu()  # the classifier's own distribution (T = 1)
+    chosen: list[int] = []
+    for i in prob.argsort(descending=True)[: 8 * k].tolist():
+        if all(torch.dist(bins[i], bins[j]) * AB_SCALE >= apart for j in chosen):
+            chosen.append(i)
+        if len(chosen) == k:
+            break
+    lab = torch.cat([torch.full((len(chosen), 1), float(light)), bins[chosen].cpu().float() * AB_SCALE], 1)
+    rgb = _fit_lab(lab[:, :, None, None].clone(), 8).clamp(0, 1)[:, :, 0, 0]
+    return [{"color": "#" + "".join(f"{round(v * 255):02x}" for v in px.tolist()), "p": round(float(prob[i]), 4)}
+            for px, i in zip(rgb, chosen)]
 
 
 def _in_gamut(rgb: torch.Tensor) -> torch.Tensor:
@@ -135,16 +273,17 @@ def fit_gamut(L: torch.Tensor, ab: torch.Tensor, steps: int = 8) -> torch.Tensor
 
 
 def colorize_lightness(L: torch.Tensor, model: torch.nn.Module, size: int, steps: int = 8,
-                       precision: str = "fp32") -> torch.Tensor:
+                       precision: str = "fp32", hints: torch.Tensor | None = None) -> torch.Tensor:
     """L (B, 1, H, W) in LAB units -> colorized sRGB float (B, 3, H, W) in [0, 1], chroma fitted to the
-    gamut (`fit_gamut`) so the output's lightness stays the input's."""
-    lab = torch.cat([L, predict_ab(model, L, size, precision)], dim=1)
+    gamut (`fit_gamut`) so the output's lightness stays the input's. hints: as for `predict_ab`."""
+    lab = torch.cat([L, predict_ab(model, L, size, precision, hints)], dim=1)
     return _fit_lab(lab, steps).clamp(0, 1)
 
 
-def colorize_tensor(rgb: torch.Tensor, model: torch.nn.Module, size: int, precision: str = "fp32") -> torch.Tensor:
+def colorize_tensor(rgb: torch.Tensor, model: torch.nn.Module, size: int, precision: str = "fp32",
+                    hints: torch.Tensor | None = None) -> torch.Tensor:
     """sRGB float (B, 3, H, W) in [0, 1] (colour or gray) -> colorized sRGB float (B, 3, H, W)."""
-    return colorize_lightness(rgb_to_lab(rgb)[:, :1], model, size, precision=precision)
+    return colorize_lightness(rgb_to_lab(rgb)[:, :1], model, size, precision=precision, hints=hints)
 
 
 def to_float(rgb: np.ndarray) -> torch.Tensor:
@@ -157,14 +296,20 @@ def to_uint8(rgb: torch.Tensor) -> np.ndarray:
     return (rgb[0].permute(1, 2, 0) * 255).round().to(torch.uint8).numpy()
 
 
-def colorize_array(rgb: np.ndarray, model: torch.nn.Module, size: int, precision: str = "fp32") -> np.ndarray:
+def colorize_array(rgb: np.ndarray, model: torch.nn.Module, size: int, precision: str = "fp32",
+                   hints: torch.Tensor | None = None) -> np.ndarray:
     """uint8 (H, W, 3) -> colorized uint8 (H, W, 3)."""
-    return to_uint8(colorize_tensor(to_float(rgb), model, size, precision))
+    return to_uint8(colorize_tensor(to_float(rgb), model, size, precision, hints))
 
 
 def colorize(image, weights: str | os.PathLike | None = None, size: int | None = None, device: str = "cpu",
-             precision: str = "fp32"):
+             precision: str = "fp32", hints: list | None = None):
     """Colorize image files, PIL images, numpy arrays or tensors, one or a list (a batch).
+
+    hints: colour points for one photo, [(x, y, "#rrggbb"), ...] (or dicts with x, y, color), x and y in
+    pixels of the photo as displayed (EXIF orientation applied; origin top-left); only each colour's
+    chroma is used, the photo keeps its own lightness. With hints and no `weights`, the shipped weights
+    that take hints are used; weights that cannot take them are refused (a ValueError).
 
     - a path (str or Path) of an image file: returns a PIL image, as for a PIL image.
     - PIL image (any mode): returns RGB, or RGBA when it had transparency (alpha kept).
@@ -176,9 +321,12 @@ def colorize(image, weights: str | os.PathLike | None = None, size: int | None =
     >>> colorize(Image.new("L", (64, 48), 128)).size
     (64, 48)
     """
-    model, info = load_colorizer(weights, device)
+    if isinstance(image, (list, tuple)) and hints is not None:
+        raise UsageError("hints are points of one photo: colorize one image at a time when giving hints")
+    model, info = load_colorizer(weights, device, hints=hints is not None)
     size = size or recommended_size(info)
     precision = resolve_precision(precision, resolve_device(device))
+    points = lambda h, w: None if hints is None else check_hints(hints, w, h)  # noqa: E731
     if isinstance(image, (list, tuple)):
         return [colorize(im, weights, size, device, precision) for im in image]
     if isinstance(image, (str, os.PathLike, Image.Image)):
@@ -187,7 +335,7 @@ def colorize(image, weights: str | os.PathLike | None = None, size: int | None =
         if not isinstance(image, Image.Image) and not Path(image).is_file():
             raise FileNotFoundError(f"{image}: no such image file")
         rgb, alpha = to_rgb_array(image) if isinstance(image, Image.Image) else read_image(Path(image), str(image))
-        out = colorize_array(rgb, model, size, precision)
+        out = colorize_array(rgb, model, size, precision, points(*rgb.shape[:2]))
         if alpha is not None:
             return Image.fromarray(np.dstack([out, alpha]), "RGBA")
         return Image.fromarray(out, "RGB")
@@ -199,14 +347,16 @@ def colorize(image, weights: str | os.PathLike | None = None, size: int | None =
             a = np.repeat(a[..., None], 3, axis=2)
         if a.ndim != 3 or a.shape[2] not in (3, 4):
             raise ValueError(f"numpy images must be (H, W), (H, W, 3) or (H, W, 4), got {image.shape}")
-        out = colorize_array(a[..., :3], model, size, precision)
+        out = colorize_array(a[..., :3], model, size, precision, points(*a.shape[:2]))
         return np.dstack([out, a[..., 3]]) if a.shape[2] == 4 else out
     if isinstance(image, torch.Tensor):
         x = image[None] if image.dim() == 3 else image
         if x.dim() != 4 or x.shape[1] not in (1, 3):
             raise ValueError(f"tensors must be (3|1, H, W) or (B, 3|1, H, W), got {tuple(image.shape)}")
         f = x.float() / 255 if x.dtype == torch.uint8 else x.float()
-        out = colorize_tensor(f.expand(-1, 3, -1, -1), model, size, precision)
+        if hints is not None and len(x) != 1:
+            raise UsageError(f"hints are points of one photo, got a batch of {len(x)}: colorize one image at a time")
+        out = colorize_tensor(f.expand(-1, 3, -1, -1), model, size, precision, points(*x.shape[-2:]))
         out = (out * 255).round().to(torch.uint8) if x.dtype == torch.uint8 else out.to(x.dtype)
         return out[0] if image.dim() == 3 else out
     raise TypeError(f"cannot colorize a {type(image).__name__}; pass an image file's path, a PIL image, a numpy "
@@ -319,14 +469,22 @@ EXISTS = "output exists (use --overwrite to replace it)"
 
 def colorize_files(inputs: list[str], out: str | os.PathLike, weights=None, size: int | None = None,
                    overwrite: bool = False, allow_inside: bool = False, device: str = "cpu", precision: str = "fp32",
-                   progress: bool = True, log: Callable[[str], None] = print) -> list[Outcome]:
+                   progress: bool = True, log: Callable[[str], None] = print, hints: list | None = None,
+                   hints_from: str = "hints") -> list[Outcome]:
     """Colorize files and folders into `out` (a folder, or for one input file an image file name); a
     bad file is skipped with a one-line reason. Videos (by suffix) go to `video.colorize_video`, with colour
     carried along the motion. The model is loaded, and a progress bar shown, only when there is something
-    to colorize."""
+    to colorize. hints: colour points (`check_hints`) for one input photo, checked against it before
+    anything is written; `hints_from` names where they came from in errors."""
     from tqdm import tqdm
 
     out = Path(out)
+    if hints is not None and (len(inputs) != 1 or Path(inputs[0]).is_dir()):
+        what = "a folder" if len(inputs) == 1 else f"{len(inputs)} inputs"
+        raise UsageError(f"{hints_from}: colour hints are points of one photo, but {what} were given; colorize "
+                         "one input file with hints")
+    if hints is not None and weights in (None, "default"):
+        weights = hint_weights()
     path = weights_path(weights)
     check_output(inputs, out, allow_inside, overwrite)
     pairs, refused = plan(inputs, out)
@@ -345,7 +503,7 @@ def colorize_files(inputs: list[str], out: str | os.PathLike, weights=None, size
         seen.add(dst)
     todo = [i for i, o in enumerate(outcomes) if o is None]
     if todo:
-        model, info = load_colorizer(path, device)
+        model, info = load_colorizer(weights if hints is not None else path, device, hints=hints is not None)
         size = size or recommended_size(info)
         precision = resolve_precision(precision, resolve_device(device))
     bar = tqdm(todo, desc="colorizing", unit="file", disable=not progress or not todo)
@@ -353,13 +511,16 @@ def colorize_files(inputs: list[str], out: str | os.PathLike, weights=None, size
         src, dst = pairs[i]
         try:
             if src.suffix.lower() in VIDEO_SUFFIXES:
+                if hints is not None:
+                    raise DataError(f"{src}: colour hints apply to photos, not videos; colorize the video without them")
                 from .video import colorize_video
 
                 colorize_video(src, dst, path, size, device=device, precision=precision, overwrite=True,
                                progress=progress)  # an existing dst was refused above unless --overwrite
             else:
                 rgb, alpha = read_image(src, str(src))
-                col = colorize_array(rgb, model, size, precision)
+                points = None if hints is None else check_hints(hints, rgb.shape[1], rgb.shape[0], hints_from)
+                col = colorize_array(rgb, model, size, precision, points)
                 img = Image.fromarray(np.dstack([col, alpha]), "RGBA") if alpha is not None else Image.fromarray(col)
                 _save(img, dst)
             outcomes[i] = Outcome(src, dst, True)
@@ -409,9 +570,21 @@ def _bilinear_rows(x: torch.Tensor, H: int, r0: int, r1: int) -> torch.Tensor:
     return x[..., y0, :] * (1 - w) + x[..., (y0 + 1).clamp(max=h - 1), :] * w
 
 
+def network_lightness(rgb: np.ndarray, size: int, strip_pixels: int = STRIP_PIXELS) -> torch.Tensor:
+    """uint8 (H, W, 3) -> L in LAB units at the network's size (1, 1, h, w), from strips of rows (no
+    full-size float image): predict_ab's area average, in two steps, each strip to the network's width,
+    then all rows to its height."""
+    H, W = rgb.shape[:2]
+    h, w = _net_hw(H, W, size)
+    rows = max(1, strip_pixels // W)
+    narrow = torch.cat([F.adaptive_avg_pool2d(_strip_lightness(rgb[r:r + rows]), (min(rows, H - r), w))
+                        for r in range(0, H, rows)], dim=2)
+    return F.adaptive_avg_pool2d(narrow, (h, w))
+
+
 @torch.no_grad()
 def colorize_strips(rgb: np.ndarray, model: torch.nn.Module, size: int, steps: int = 8, precision: str = "fp32",
-                    strip_pixels: int = STRIP_PIXELS) -> tuple[np.ndarray, np.ndarray]:
+                    strip_pixels: int = STRIP_PIXELS, hints: torch.Tensor | None = None) -> tuple[np.ndarray, np.ndarray]:
     """uint8 (H, W, 3) -> (colorized uint8 (H, W, 3), the gray the network is given, uint8 (H, W)).
 
     The same result as colorize_array (within float rounding) without any full-size float image: the
@@ -421,10 +594,7 @@ def colorize_strips(rgb: np.ndarray, model: torch.nn.Module, size: int, steps: i
     h, w = _net_hw(H, W, size)
     rows = max(1, strip_pixels // W)
     strips = range(0, H, rows)
-    # predict_ab's area average, in two steps: each strip to the network's width, then all rows to its height
-    narrow = torch.cat([F.adaptive_avg_pool2d(_strip_lightness(rgb[r:r + rows]), (min(rows, H - r), w))
-                        for r in strips], dim=2)
-    ab = predict_ab(model, F.adaptive_avg_pool2d(narrow, (h, w)), size, precision)  # at network size: no resize
+    ab = predict_ab(model, network_lightness(rgb, size, strip_pixels), size, precision, hints)  # network size
     ab = F.interpolate(ab, size=(h, W), mode="bilinear", align_corners=False)  # widths now, heights per strip
     color, gray = np.empty((H, W, 3), np.uint8), np.empty((H, W), np.uint8)
     for r in strips:

@@ -23,7 +23,9 @@ DEVICES = "auto (a GPU if there is one), cpu, cuda or cuda:N (NVIDIA, AMD), mps 
 # shipped weights: name -> the files it may be, first found wins (colorize.shipped_weights): `default` is the
 # photo weights once they ship (recipes/photo-weights.sh), the study's U-Net until then
 SHIPPED = {"default": ("colorbench-default.safetensors", "colorbench-study.safetensors"),
-           "study": ("colorbench-study.safetensors",)}  # the study's U-Net on CIFAR-10, kept by name
+           "study": ("colorbench-study.safetensors",),  # the study's U-Net on CIFAR-10, kept by name
+           # the photo weights fine-tuned with colour hints (L, hint ab, mask): colorize picks them when given hints
+           "hints": ("colorbench-hints.safetensors", "colorbench-default.safetensors")}
 
 
 # What a field's declaration says about it, so no list is kept in step with TrainConfig by hand:
@@ -40,6 +42,7 @@ class TrainConfig:
     model: str = "cnn"
     width: int = 0  # 0: the model's own default width (64 for the study's models)
     in_channels: int = 1  # what the network sees: L, then channels inputs.network_input fills (zeros for now)
+    hints: bool = False  # train with simulated colour hints (in_channels 4: L, hint ab, mask; inputs.simulate_hints)
     loss: str = "mse"  # objectives registry: mse (the study's), l1, ssim, classification
     rebalance: float = 0.5  # classification: lambda of the class rebalancing (Zhang et al. 2016)
     temperature: float = 0.0  # classification: annealed-mean T; 0 = chosen on the validation split
@@ -153,6 +156,8 @@ def validate(cfg: TrainConfig) -> TrainConfig:
         raise UsageError(f"--val-fraction must be between 0 and 1, got {cfg.val_fraction}")
     if not cfg.lr > 0:
         raise UsageError(f"--lr must be positive, got {cfg.lr}")
+    if cfg.hints and cfg.in_channels != 4:
+        raise UsageError(f"--hints needs --in-channels 4 (L, hint ab, hint mask), got {cfg.in_channels}")
     if cfg.schedule not in ("constant", "cosine"):
         raise UsageError(f"--schedule must be constant or cosine, got {cfg.schedule!r}")
     for name in list_objectives():  # every objective's options checked, whichever --loss: the checks live in them

@@ -9,27 +9,34 @@ from pathlib import Path
 import torch
 
 from .colorize import load_colorizer
+from .inputs import HINT_CHANNELS
 from .models import network_input
 from .persist import atomic_write
 
 
 class NamedInputs(torch.nn.Module):
-    """A colorizer whose inputs are named apart in the graph: "L" (batch, 1, height, width), and for a
-    network that sees more, "extra" (batch, in_channels - 1, height, width), the channels after L
-    (`models.network_input`: zeros where there is nothing to give)."""
+    """A colorizer whose inputs are named apart in the graph: "L" (batch, 1, height, width), then the
+    channels after it (`inputs.network_input`: zeros where there is nothing to give): for a network of
+    colour hints "hint_ab" (batch, 2, height, width; ab/128, 0 where there is no hint) and "hint_mask"
+    (batch, 1, height, width; 1 at a hint), else "extra" (batch, in_channels - 1, height, width)."""
 
     def __init__(self, model: torch.nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, L: torch.Tensor, extra: torch.Tensor) -> torch.Tensor:
-        return self.model(torch.cat([L, extra], 1))
+    def forward(self, L: torch.Tensor, extra: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        return self.model(torch.cat([L, extra] if mask is None else [L, extra, mask], 1))
+
+
+def input_names(in_channels: int) -> list[str]:
+    """The graph's input names, in order (`NamedInputs`)."""
+    return ["L"] if in_channels == 1 else ["L", "hint_ab", "hint_mask"] if in_channels == HINT_CHANNELS else ["L", "extra"]
 
 
 def export_onnx(weights, path: str | os.PathLike, opset: int = 18) -> Path:
-    """Export a checkpoint to ONNX: input "L" (batch, 1, height, width) normalised L in [0, 1] (and
-    "extra", the further channels, for a network that sees more than L), output "ab" (batch, 2,
-    height, width) in [-1, 1]; batch, height and width are dynamic."""
+    """Export a checkpoint to ONNX: input "L" (batch, 1, height, width) normalised L in [0, 1] (and for
+    a network that sees more than L, its further channels: "hint_ab" and "hint_mask" for colour hints,
+    `NamedInputs`), output "ab" (batch, 2, height, width) in [-1, 1]; batch, height and width are dynamic."""
     import importlib.util
     import logging
     import warnings
@@ -41,8 +48,8 @@ def export_onnx(weights, path: str | os.PathLike, opset: int = 18) -> Path:
     model, info = load_colorizer(weights, "cpu")
     path = Path(path)
     x = network_input(torch.rand(2, 1, 64, 48), model.in_channels)
-    example = (x[:, :1], x[:, 1:]) if model.in_channels > 1 else (x,)
-    names = ["L", "extra"][: len(example)]
+    names = input_names(model.in_channels)
+    example = (x[:, :1], x[:, 1:3], x[:, 3:]) if len(names) == 3 else (x[:, :1], x[:, 1:]) if len(names) == 2 else (x,)
     batch, h, w = (torch.export.Dim(n, min=1, max=16384) for n in ("batch", "height", "width"))
     onnx_log = logging.getLogger("torch.onnx")
     level = onnx_log.level

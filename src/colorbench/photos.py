@@ -28,6 +28,7 @@ import torch
 from PIL import Image
 
 from .color import gray_of_lightness, rgb_to_lab
+from .config import UsageError
 from .data import IMAGE_SUFFIXES, DataError, read_image
 from .evaluate import PSNR_CAP, colorfulness, picture_metrics
 from .persist import write_bytes, write_json, write_text
@@ -206,15 +207,36 @@ def _thumb(rgb: np.ndarray, side: int = 320) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
+HINT_SEED = 0  # the revealed points of a photo depend on this and its name alone: the same for every set of weights
+
+
+def true_hints(name: str, rgb: np.ndarray, count: int, seed: int = HINT_SEED) -> list[tuple[int, int, str]]:
+    """`count` distinct random pixels of a photo with their true colour, as a user gives hints: (x, y,
+    "#rrggbb"). Seeded by the photo's name, and nested: the first n of a larger count are the n points."""
+    import zlib
+
+    H, W = rgb.shape[:2]
+    rng = np.random.default_rng([seed, zlib.crc32(name.encode())])
+    where = rng.permutation(H * W)[:count]  # a permutation, so every count takes a prefix of the same order
+    return [(int(i % W), int(i // W), "#{:02x}{:02x}{:02x}".format(*rgb[i // W, i % W])) for i in where]
+
+
 @torch.no_grad()
 def evaluate_photos(source: str, weights: list[str], out: str | os.PathLike, size: int | None = None,
-                    limit: int = 0, precision: str = "fp32", progress: bool = True) -> dict:
+                    limit: int = 0, precision: str = "fp32", progress: bool = True,
+                    hints: list[int] | None = None) -> dict:
     """Colorize every colour photo from its own lightness with each set of weights; PSNR, SSIM (sRGB
     0-255), CIEDE2000 and colourfulness against the truth, beside the gray baseline; results.json
-    and gallery.html (gray | each set of weights | truth) in `out`."""
+    and gallery.html (gray | each set of weights | truth) in `out`.
+
+    hints: point counts (e.g. 0 1 2 5 10 20 50 100): weights that take colour hints are also given that
+    many of each photo's true colours (`true_hints`: seeded, the same points for every set of weights,
+    through the same `check_hints` as a user's) and scored per count; weights of L alone give the
+    automatic figures beside them (their count 0)."""
     from tqdm import tqdm
 
-    from .colorize import colorize_lightness, load_colorizer, recommended_size
+    from .colorize import check_hints, colorize_lightness, load_colorizer, recommended_size
+    from .inputs import HINT_CHANNELS
 
     models, same = {}, {}  # label -> (model, size, info); a label whose weights an earlier one has -> that label
     for w in weights or ["default"]:
@@ -232,6 +254,12 @@ def evaluate_photos(source: str, weights: list[str], out: str | os.PathLike, siz
             same[label] = first  # the same file at the same size: computed once, said so
     methods = ["gray", *models]
     rows = {m: {"psnr": [], "ssim": [], "ciede2000": [], "colorfulness": []} for m in methods}
+    counts = sorted(set(hints or []))
+    guided = [m for m, (model, _, _) in models.items() if model.in_channels == HINT_CHANNELS] if counts else []
+    if counts and not guided:
+        raise UsageError(f"--hints: none of the weights ({', '.join(models)}) take colour hints; add weights that "
+                         "do (--weights default hints)")
+    curve = {m: {n: {"psnr": [], "ciede2000": [], "colorfulness": []} for n in counts} for m in guided}
     truth_colour, names, skipped, gallery = [], [], [], []
     t0 = time.perf_counter()
     for name, rgb in tqdm(photo_source(source, limit), desc="photos", unit="photo", disable=not progress):
@@ -245,6 +273,19 @@ def evaluate_photos(source: str, weights: list[str], out: str | os.PathLike, siz
         outs = {"gray": gray_of_lightness(L)}
         for label, (model, s, _) in models.items():
             outs[label] = colorize_lightness(L, model, s, precision=precision)
+        if counts:
+            pts = true_hints(name, rgb, max(counts))
+            for m in guided:
+                model, s, _ = models[m]
+                for n in counts:
+                    if n == 0:  # no points: the automatic figures of these weights, already measured below
+                        continue
+                    o = (colorize_lightness(L, model, s, precision=precision, hints=check_hints(
+                        pts[:n], rgb.shape[1], rgb.shape[0], name)).double() * 255).round()
+                    c = curve[m][n]
+                    c["psnr"].append(psnr(o, truth).clamp(max=PSNR_CAP).item())
+                    c["ciede2000"].append(ciede2000(rgb_to_lab(o / 255), lab).mean().item())
+                    c["colorfulness"].append(colorfulness(o).item())
         names.append(name)
         truth_colour.append(colorfulness(truth).item())
         pics = []
@@ -271,6 +312,14 @@ def evaluate_photos(source: str, weights: list[str], out: str | os.PathLike, siz
     result = {"source": source, "photos": n, "left_out_without_colour": skipped, "truth_colorfulness": truth_mean,
               "methods": described, "summary": summary,
               "per_photo": {"names": names, **{m: rows[m] for m in described}}, "seconds": time.perf_counter() - t0}
+    if counts:  # per method that takes hints, per count: the means, and every photo's figures
+        for m in curve:
+            if 0 in curve[m]:
+                curve[m][0] = {k: rows[m][k] for k in curve[m][0]}
+        result["hints"] = {"counts": counts, "seed": HINT_SEED, "points": "random pixels with the photo's true colour",
+                           "summary": {m: {str(n): {k: sum(v) / n_ for k, v in c.items()} for n, c in per.items()}
+                                       for m, per in curve.items() for n_ in [len(names)]},
+                           "per_photo": {m: {str(n): c for n, c in per.items()} for m, per in curve.items()}}
     out = Path(out)
     write_json(out / "results.json", result)
     write_text(out / "gallery.html", _gallery(result, gallery, methods))
@@ -312,5 +361,55 @@ def _gallery(r: dict, gallery: list, methods: list[str]) -> str:
             + "." + "".join(f" {html.escape(names[m].replace(' = ', ' and '))} are the same weights: one column."
                             for m in methods if " = " in names[m]) + "</p>"
             f'<table class="sum"><tr><th>method</th><th>PSNR dB</th><th>SSIM</th><th>CIEDE2000</th>'
-            f"<th>colourfulness (of truth)</th></tr>{table}</table><h2>Gallery</h2>"
+            f"<th>colourfulness (of truth)</th></tr>{table}</table>{_hint_section(r)}<h2>Gallery</h2>"
             f"<table><tr><th></th>{head}</tr>{''.join(rows)}</table></body></html>\n")
+
+
+COLOURS = ("#c03020", "#2060c0", "#208040", "#a040a0")  # one per curve
+
+
+def _hint_section(r: dict) -> str:
+    """The colour-hint curve (PSNR against the number of true-colour points, an inline SVG: the page stays
+    one offline file) and its table; nothing when the evaluation gave no hints."""
+    h = r.get("hints")
+    if not h:
+        return ""
+    counts, summ = h["counts"], h["summary"]
+    auto = {m: v["psnr"] for m, v in r["summary"].items() if m not in summ and not r["methods"][m].get("same_as")}
+    values = [summ[m][str(n)]["psnr"] for m in summ for n in counts] + list(auto.values())
+    lo, hi = np.floor(min(values)) - 0.5, np.ceil(max(values)) + 0.5
+    W, H, left, bottom, top, right = 560, 300, 50, 40, 15, 150
+    X = lambda i: left + (W - left - right) * (i / max(1, len(counts) - 1))  # noqa: E731  counts evenly spaced
+    Y = lambda v: top + (H - top - bottom) * (hi - v) / (hi - lo)  # noqa: E731
+    parts = [f'<line x1="{left}" y1="{H - bottom}" x2="{W - right}" y2="{H - bottom}" stroke="#888"/>',
+             f'<line x1="{left}" y1="{top}" x2="{left}" y2="{H - bottom}" stroke="#888"/>',
+             f'<text x="{(left + W - right) / 2}" y="{H - 5}" text-anchor="middle">true-colour points per photo</text>',
+             f'<text x="12" y="{(top + H - bottom) / 2}" transform="rotate(-90 12 {(top + H - bottom) / 2})" '
+             'text-anchor="middle">PSNR dB</text>']
+    for i, n in enumerate(counts):
+        parts.append(f'<text x="{X(i):.1f}" y="{H - bottom + 15}" text-anchor="middle">{n}</text>')
+    for v in np.arange(lo + 0.5, hi, 1.0 if hi - lo < 12 else 2.0):
+        parts.append(f'<text x="{left - 5}" y="{Y(v) + 4:.1f}" text-anchor="end">{v:.0f}</text>'
+                     f'<line x1="{left}" y1="{Y(v):.1f}" x2="{W - right}" y2="{Y(v):.1f}" stroke="#eee"/>')
+    for j, m in enumerate(summ):
+        c = COLOURS[j % len(COLOURS)]
+        pts = " ".join(f"{X(i):.1f},{Y(summ[m][str(n)]['psnr']):.1f}" for i, n in enumerate(counts))
+        parts.append(f'<polyline points="{pts}" fill="none" stroke="{c}" stroke-width="2"/>'
+                     + "".join(f'<circle cx="{X(i):.1f}" cy="{Y(summ[m][str(n)]["psnr"]):.1f}" r="3" fill="{c}"/>'
+                               for i, n in enumerate(counts))
+                     + f'<text x="{W - right + 8}" y="{Y(summ[m][str(counts[-1])]["psnr"]) + 4:.1f}" fill="{c}">'
+                     f"{html.escape(m)}</text>")
+    for m, v in auto.items():  # weights of L alone: their one figure, as a level line
+        parts.append(f'<line x1="{left}" y1="{Y(v):.1f}" x2="{W - right}" y2="{Y(v):.1f}" stroke="#555" '
+                     f'stroke-dasharray="4 3"/><text x="{W - right + 8}" y="{Y(v) + 4:.1f}" fill="#555">'
+                     f"{html.escape(m)} (no hints)</text>")
+    svg = (f'<svg width="{W}" height="{H}" font-size="12" '
+           f'role="img" aria-label="PSNR against the number of colour hints">{"".join(parts)}</svg>')
+    head = "".join(f"<th>{html.escape(m)} PSNR dB</th><th>CIEDE2000</th><th>colourfulness</th>" for m in summ)
+    rows = "".join(f"<tr><td>{n}</td>" + "".join(
+        f"<td>{summ[m][str(n)]['psnr']:.2f}</td><td>{summ[m][str(n)]['ciede2000']:.2f}</td>"
+        f"<td>{summ[m][str(n)]['colorfulness']:.1f}</td>" for m in summ) + "</tr>" for n in counts)
+    return (f"<h2>Colour hints</h2><p>Each photo given that many random pixels of its own true colour as hints "
+            f"(seed {h['seed']} and the photo's name: the same points for every set of weights; a larger count "
+            f"adds points to the smaller one's). Dashed: weights that take no hints.</p>{svg}"
+            f'<table class="sum"><tr><th>points</th>{head}</tr>{rows}</table>')

@@ -15,14 +15,18 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from .colorize import colorize_strips, load_colorizer, recommended_size
+from .colorize import (UsageError, check_hints, colorize_strips, load_colorizer, network_lightness,
+                       recommended_size, suggest_colors)
 from .data import to_rgb_array
+from .inputs import HINT_CHANNELS
 
 DRAIN_LIMIT = 64 << 20  # read (and drop) at most this much of a refused upload
 SLOTS = 2  # photos colorized at once: each needs ~0.7 GB at 40 megapixels (measured) and shares the cores
 BUSY_WAIT = 2.0  # seconds an upload waits for a free slot before it is answered 503 (not queued)
 RETRY_AFTER = 5  # seconds, the Retry-After of that answer
 MAX_ASPECT = 20  # the network sees the short side at `size` pixels: a 1000:1 strip would be a huge input
+KEPT = 4  # photos kept in memory for their colour points (the latest uploads): each is its uint8 pixels
+MAX_HINT_BYTES = 1 << 16  # a points request: JSON of at most this size (hundreds of points)
 
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -49,6 +53,16 @@ figure{margin:0;background:#fff;border:1px solid var(--line);border-radius:12px;
 figure img{display:block;max-width:100%;max-height:70vh;margin:0 auto;border-radius:4px}
 figcaption{margin-top:8px;color:var(--muted);font-size:.95rem;text-align:center}
 .actions{margin-top:20px;display:flex;gap:16px;align-items:center;flex-wrap:wrap} #info{color:var(--muted)}
+.stage{position:relative;display:inline-block;max-width:100%} .stage img{cursor:crosshair}
+.pt{position:absolute;width:18px;height:18px;margin:-9px 0 0 -9px;border-radius:50%;border:2px solid #fff;
+ box-shadow:0 0 0 1px #000,0 1px 4px rgba(0,0,0,.5);cursor:move;touch-action:none;background:#888}
+.pt.on{box-shadow:0 0 0 2px var(--accent),0 1px 4px rgba(0,0,0,.5)}
+#picker{position:absolute;z-index:2;width:230px;background:#fff;border:1px solid var(--line);border-radius:8px;
+ padding:10px;box-shadow:0 4px 14px rgba(0,0,0,.2);font-size:.9rem;text-align:left}
+#swatches{display:flex;flex-wrap:wrap;gap:6px;margin:6px 0} #swatches button{width:30px;height:30px;border-radius:6px;
+ border:1px solid #0003;cursor:pointer;padding:0} #swatches button.on{outline:3px solid var(--accent)}
+#picker .row{display:flex;gap:8px;align-items:center;justify-content:space-between;margin-top:4px}
+#pointsinfo{color:var(--muted);font-size:.9rem;margin-top:6px;text-align:center}
 </style></head><body><main>
 <h1>Colorize a photo</h1>
 <p class="lead">Drop a photo here or choose one; it stays on this computer.
@@ -59,7 +73,13 @@ Black-and-white photos work best; a colour photo is turned gray first.</p>
 <p id="error" role="alert" hidden></p>
 <section id="results" hidden><div class="pair">
 <figure><img id="gray" alt="the photo as the model sees it"><figcaption>What the model sees: lightness only</figcaption></figure>
-<figure><img id="result" alt="the colorized photo"><figcaption>Colorized: the colours are the model's guess</figcaption></figure></div>
+<figure><div class="stage" id="stage"><img id="result" alt="the colorized photo"><div id="picker" hidden>
+<strong>Colour at this point</strong><div id="sugtitle">Most likely here:</div><div id="swatches"></div>
+<div class="row"><label>Any colour <input id="pick" type="color" value="#808080"></label>
+<button id="remove" type="button">Remove</button></div></div></div>
+<figcaption>Colorized: the colours are the model's guess</figcaption>
+<div id="pointsinfo" hidden>Click the colorized photo to set a colour there; drag a point to move it, select it and
+press Delete (or Remove) to take it away.</div></figure></div>
 <div class="actions"><a id="download" class="button" href="#" download="photo-colorized.png">Download the colorized photo</a>
 <span id="info"></span></div></section>
 </main><script>
@@ -84,12 +104,95 @@ async function send(file) {
     $('result').src = $('download').href = await blobUrl(data.color);
     $('download').download = name;
     $('info').textContent = `${name}, ${data.width} \\u00d7 ${data.height} pixels`;
+    photo = {id: data.id, width: data.width, height: data.height, hints: data.hints}; points = []; active = -1;
+    picker.hidden = true; draw(); $('pointsinfo').hidden = !data.hints;
     $('results').hidden = false; document.body.classList.add('done');
   } catch (e) {
     fail(e instanceof TypeError ? 'Cannot reach colorbench: is "colorbench serve" still running?'
                                 : `Could not colorize "${file.name}": ${e.message}`);
   } finally { busy = false; document.body.classList.remove('busy'); $('status').hidden = true; $('file').value = ''; }
 }
+// colour points: click the result to place one, pick a suggested or any colour, drag it, delete it
+let photo = null, points = [], active = -1, inflight = false, again = false;
+const stage = $('stage'), picker = $('picker');
+function coloured() { return points.filter(p => p.color).map(p => ({x: p.x, y: p.y, color: p.color})); }
+function draw() {
+  stage.querySelectorAll('.pt').forEach(e => e.remove());
+  points.forEach((p, i) => {
+    const d = document.createElement('div'); d.className = 'pt' + (i === active ? ' on' : '');
+    d.style.left = (100 * (p.x + 0.5) / photo.width) + '%'; d.style.top = (100 * (p.y + 0.5) / photo.height) + '%';
+    d.style.background = p.color || '#888'; d.dataset.i = i; d.title = `(${p.x}, ${p.y}) ${p.color || ''}`;
+    d.addEventListener('pointerdown', grab); stage.appendChild(d);
+  });
+}
+async function post(path, body) {
+  const r = await fetch(path, {method: 'POST', body: JSON.stringify(body)});
+  const data = await r.json().catch(() => ({error: `the server answered ${r.status} ${r.statusText}`}));
+  if (!r.ok || data.error) throw new Error(data.error || `the server answered ${r.status}`);
+  return data;
+}
+async function refresh() {  // one request at a time; changes made meanwhile are sent right after
+  if (inflight) { again = true; return; }
+  inflight = true; $('status').hidden = false;
+  try {
+    const data = await post('/hints', {id: photo.id, hints: coloured()});
+    urls.forEach(u => URL.revokeObjectURL(u)); urls = [];
+    $('result').src = $('download').href = await blobUrl(data.color);
+    $('error').hidden = true;
+  } catch (e) { fail(`Could not apply the colour points: ${e.message}`); }
+  finally { inflight = false; $('status').hidden = true; if (again) { again = false; refresh(); } }
+}
+function place(i) {  // the picker beside point i
+  active = i; draw(); const p = points[i];
+  picker.hidden = false;
+  const fx = (p.x + 0.5) / photo.width, fy = (p.y + 0.5) / photo.height;
+  picker.style.left = Math.min(Math.max(0, fx * stage.clientWidth + 14), Math.max(0, stage.clientWidth - 230)) + 'px';
+  picker.style.top = Math.min(fy * stage.clientHeight + 14, Math.max(0, stage.clientHeight - 40)) + 'px';
+  $('pick').value = p.color || '#808080';
+  $('swatches').textContent = ''; $('sugtitle').textContent = 'Most likely here: finding\u2026';
+  const others = points.filter((q, j) => j !== i && q.color).map(q => ({x: q.x, y: q.y, color: q.color}));
+  post('/suggest', {id: photo.id, x: p.x, y: p.y, hints: others}).then(data => {
+    if (active !== i) return;
+    $('sugtitle').textContent = data.colors.length ? 'Most likely here:' : 'No suggestions from these weights.';
+    data.colors.forEach(c => {
+      const b = document.createElement('button'); b.type = 'button'; b.style.background = c.color;
+      b.title = `${c.color}, ${(100 * c.p).toFixed(0)}%`; b.className = 'swatch' + (c.color === p.color ? ' on' : '');
+      b.addEventListener('click', () => { set(c.color); }); $('swatches').appendChild(b);
+    });
+  }).catch(e => { $('sugtitle').textContent = `No suggestions: ${e.message}`; });
+}
+function set(color) {
+  if (active < 0) return; points[active].color = color; $('pick').value = color;
+  $('swatches').querySelectorAll('button').forEach(b => b.classList.toggle('on', b.title.startsWith(color)));
+  draw(); refresh();
+}
+function remove() {
+  if (active < 0) return; const had = points[active].color; points.splice(active, 1); active = -1;
+  picker.hidden = true; draw(); if (had) refresh();
+}
+function at(e) {  // pixel of the photo under the pointer
+  const r = $('result').getBoundingClientRect();
+  return {x: Math.min(photo.width - 1, Math.max(0, Math.floor((e.clientX - r.left) / r.width * photo.width))),
+          y: Math.min(photo.height - 1, Math.max(0, Math.floor((e.clientY - r.top) / r.height * photo.height)))};
+}
+function grab(e) {
+  e.preventDefault(); e.stopPropagation();
+  const i = +e.target.dataset.i, d = e.target; let moved = false;
+  d.setPointerCapture(e.pointerId);
+  d.onpointermove = m => { const q = at(m); Object.assign(points[i], q); moved = true;
+    d.style.left = (100 * (q.x + 0.5) / photo.width) + '%'; d.style.top = (100 * (q.y + 0.5) / photo.height) + '%'; };
+  d.onpointerup = () => { d.onpointermove = d.onpointerup = null; if (moved) { picker.hidden = true; active = i; draw();
+    if (points[i].color) refresh(); } else place(i); };
+}
+$('result').addEventListener('click', e => {
+  if (!photo || !photo.hints) return;
+  if (!picker.hidden && active >= 0 && !points[active].color) points.splice(active, 1);  // an unused point goes
+  points.push(at(e)); place(points.length - 1);
+});
+$('pick').addEventListener('input', e => set(e.target.value));
+$('remove').addEventListener('click', remove);
+addEventListener('keydown', e => { if ((e.key === 'Delete' || e.key === 'Backspace') && active >= 0 &&
+  e.target.tagName !== 'INPUT') remove(); if (e.key === 'Escape') { picker.hidden = true; active = -1; draw(); } });
 $('file').addEventListener('change', e => send(e.target.files[0]));
 // drops anywhere on the page count (a near miss must not make the browser open the file instead)
 addEventListener('dragover', e => { e.preventDefault(); drop.classList.add('over'); });
@@ -219,10 +322,13 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self):
         try:
-            if self.path.split("?")[0] != "/colorize":
+            route = self.path.split("?")[0]
+            if route not in ("/colorize", "/hints", "/suggest"):
                 self.close_connection = True  # the body is not read
                 return self.reply_json(404, {"error": f"no such page: {printable(self.path)}"})
             n = self.body_length()
+            if route != "/colorize":
+                return self.points(route, n)
             # a few photos at a time, the others told to come back: memory stays bounded under any burst
             if not self.server.slots.acquire(timeout=BUSY_WAIT):
                 self.discard(n)
@@ -274,18 +380,74 @@ class Handler(BaseHTTPRequestHandler):
             n -= len(chunk)
 
     def colorize(self, data: bytes) -> list[bytes]:
-        """Upload bytes -> the JSON answer, in pieces: only uint8 images and PNGs are full size."""
+        """Upload bytes -> the JSON answer, in pieces: only uint8 images and PNGs are full size. The photo
+        is kept (the latest KEPT) under an id, for colour points placed on it later."""
+        import secrets
+
         srv = self.server
         rgb, alpha = decode(data, srv.max_pixels)
         h, w = rgb.shape[:2]
         color, gray = colorize_strips(rgb, srv.model, srv.size)
+        photo = secrets.token_hex(8)
+        with srv.lock:
+            srv.photos[photo] = (rgb, alpha)
+            while len(srv.photos) > KEPT:
+                srv.photos.pop(next(iter(srv.photos)))
         del rgb
         if alpha is not None:  # transparency is kept, as in `colorbench colorize`
             color, gray = np.dstack([color, alpha]), np.dstack([gray, alpha])
         gray_url = png_data_url(gray)
         del gray
-        return [f'{{"width": {w}, "height": {h}, "gray": "'.encode(), *gray_url,
+        guided = "true" if srv.hint_model is not None else "false"
+        return [f'{{"width": {w}, "height": {h}, "id": "{photo}", "hints": {guided}, "gray": "'.encode(), *gray_url,
                 b'", "color": "', *png_data_url(color), b'"}']
+
+    def points(self, route: str, n: int) -> None:
+        """/hints {"id", "hints": [{"x", "y", "color"}]} -> {"color": the photo colorized with those points};
+        /suggest {"id", "x", "y", "hints"} -> {"colors": [{"color", "p"}]}, the likeliest colours at (x, y)."""
+        srv = self.server
+        if n > MAX_HINT_BYTES:
+            self.discard(n)
+            raise Refused(413, f"a points request is at most {MAX_HINT_BYTES // 1024} KB")
+        if srv.hint_model is None:
+            self.discard(n)
+            raise Refused(409, "these weights take no colour points; start colorbench serve with weights that do "
+                               "(--weights hints)")
+        try:
+            req = json.loads(self.read_body(n))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise Refused(400, "the request is not JSON") from None
+        if not isinstance(req, dict):
+            raise Refused(400, "the request is not a JSON object")
+        with srv.lock:
+            photo = srv.photos.get(str(req.get("id")))
+        if photo is None:
+            raise Refused(410, "this photo is no longer here (the server keeps the latest few): drop it again")
+        rgb, alpha = photo
+        h, w = rgb.shape[:2]
+        try:
+            hints = check_hints(req.get("hints", []), w, h, "points")
+            if route == "/suggest":
+                x, y = req.get("x"), req.get("y")
+                check_hints([(x, y, "#000000")], w, h, "point")
+        except UsageError as e:
+            raise Refused(400, str(e)) from None
+        if not srv.slots.acquire(timeout=BUSY_WAIT):
+            raise Refused(503, "busy: another photo is being colorized; retry in a moment", {"Retry-After": str(RETRY_AFTER)})
+        try:
+            if route == "/suggest":
+                small = network_lightness(rgb, srv.size) / 100
+                light = float(network_lightness(rgb[int(y):int(y) + 1, int(x):int(x) + 1], 1)[0, 0, 0, 0])
+                colors = suggest_colors(srv.hint_model, small, light, (x + 0.5) / w, (y + 0.5) / h, hints)
+                return self.reply_json(200, {"colors": colors})
+            # no points: the automatic result, as first shown
+            color, _ = colorize_strips(rgb, srv.hint_model if len(hints) else srv.model, srv.size,
+                                       hints=hints if len(hints) else None)
+        finally:
+            srv.slots.release()
+        if alpha is not None:
+            color = np.dstack([color, alpha])
+        self.reply(200, [b'{"color": "', *png_data_url(color), b'"}'], "application/json")
 
 
 class Server(ThreadingHTTPServer):
@@ -305,11 +467,18 @@ def make_server(host: str = "127.0.0.1", port: int = 8000, weights=None, size: i
         if not value > 0:
             raise ValueError(f"{option} must be positive, not {value:g}")
     model, info = load_colorizer(weights)
+    hint_model = model if model.in_channels == HINT_CHANNELS else None
+    if hint_model is None and weights in (None, "default"):  # the shipped weights that take colour points
+        try:
+            hint_model, _ = load_colorizer(None, hints=True)
+        except (OSError, ValueError):  # none shipped: the page offers no points
+            hint_model = None
     try:
         srv = Server((host, port), Handler)
     except OSError as e:
         raise ValueError(f"cannot listen on {host}:{port} ({e.strerror or e}); try another --port") from None
     srv.model, srv.size, srv.slots = model, size or recommended_size(info), threading.BoundedSemaphore(SLOTS)
+    srv.hint_model, srv.photos, srv.lock = hint_model, {}, threading.Lock()
     srv.max_upload_mb, srv.max_bytes = max_upload_mb, int(max_upload_mb * 2**20)
     srv.max_pixels = int(max_megapixels * 1e6)
     srv.allowed_hosts = allowed_hosts(host, srv.server_address[1])

@@ -31,6 +31,7 @@ from .config import RESUMABLE_CHANGES, TrainConfig, UsageError, validate
 from .data import Dataset, load_dataset, stratified_split
 from .distributed import SINGLE, World, check_batch, world_from_env
 from .hardware import autocast, device_name, resolve_device, resolve_memory_format, resolve_precision
+from .inputs import widen_inputs
 from .models import count_params, create_model, forward_flops, network_input, save_model
 from .objectives import OBJECTIVES, Objective, objective_from_spec
 from .persist import (FolderLock, ReadError, claim_folder, load_state, load_tensors, read_json, save_state, sha256_file,
@@ -145,7 +146,9 @@ def _warm_start(cfg: TrainConfig, state: dict | None) -> tuple[dict[str, torch.T
                          width=cfg.width or None)
     want = {k: v.shape for k, v in probe.state_dict().items()}
     inputs = (spec.get("kwargs") or {}).get("in_channels", 1)
-    if spec.get("name") == cfg.model and inputs != cfg.in_channels:
+    if spec.get("name") == cfg.model and inputs < cfg.in_channels:  # e.g. L -> L + hints: new inputs start at 0
+        tensors = widen_inputs(tensors, want)
+    elif spec.get("name") == cfg.model and inputs != cfg.in_channels:
         raise UsageError(f"{cfg.init}: weights of a network seeing {inputs} input channels, this run's sees "
                          f"{cfg.in_channels} (--in-channels); go on from weights with the same inputs")
     if (spec.get("name") != cfg.model or (spec.get("objective") or {"name": "mse"})["name"] != cfg.loss
@@ -328,7 +331,7 @@ def _train_loop(cfg: TrainConfig, out: Path, state: dict | None, data: Prepared,
             global_count = len(xb)
             if world.active:
                 xb = xb.tensor_split(world.size)[world.rank]  # this process's share
-            x, L, ab = network_input(xb, cfg.in_channels), xb[:, :1], xb[:, 1:]
+            x, L, ab = network_input(xb, cfg.in_channels, g if cfg.hints else None), xb[:, :1], xb[:, 1:]
             if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             with autocast(device, precision):
