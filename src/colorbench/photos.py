@@ -282,10 +282,10 @@ def evaluate_photos(source: str, weights: list[str], out: str | os.PathLike, siz
                         continue
                     o = (colorize_lightness(L, model, s, precision=precision, hints=check_hints(
                         pts[:n], rgb.shape[1], rgb.shape[0], name)).double() * 255).round()
-                    c = curve[m][n]
-                    c["psnr"].append(psnr(o, truth).clamp(max=PSNR_CAP).item())
-                    c["ciede2000"].append(ciede2000(rgb_to_lab(o / 255), lab).mean().item())
-                    c["colorfulness"].append(colorfulness(o).item())
+                    scores = picture_metrics(o, truth, rgb_to_lab(o / 255), lab)
+                    scores["psnr"] = scores["psnr"].clamp(max=PSNR_CAP)
+                    for k in ("psnr", "ciede2000", "colorfulness"):
+                        curve[m][n][k].append(scores[k].item())
         names.append(name)
         truth_colour.append(colorfulness(truth).item())
         pics = []
