@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 
 from .color import AB_SCALE, L_SCALE, uint8_to_lab
-from .colorize import _fit_lab, _net_hw, load_colorizer, recommended_size
+from .colorize import _fit_lab, _net_hw, _strip_lightness, load_colorizer, recommended_size
 from .data import VIDEO_SUFFIXES, DataError
 from .hardware import autocast, resolve_device, resolve_precision
 from .models import network_input
@@ -193,7 +193,7 @@ def colour_frames(frames: Iterator[np.ndarray], model: torch.nn.Module, size: in
     stab = Stabilizer(stability) if stability is not None else None
     last = None  # the last frame's full-size gray, for the frozen-frame check
     for rgb in frames:
-        L = uint8_to_lab(torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)))[None])[:, :1] * L_SCALE
+        L = lightness(rgb)
         H, W = L.shape[-2:]
         h, w = _net_hw(H, W, size)
         with autocast(p.device, precision):
@@ -212,10 +212,29 @@ def colour_frames(frames: Iterator[np.ndarray], model: torch.nn.Module, size: in
         yield Step(L, ab_frame, ab, event, share)
 
 
+STRIP_PIXELS = 1 << 18  # full-size colour work is done in strips of rows this big: a 1080p frame's
+#                         float LAB and its conversions, whole, would cost hundreds of MB at once
+
+
+def _rows(H: int, W: int) -> range:
+    return range(0, H, max(1, STRIP_PIXELS // W))
+
+
+def lightness(rgb: np.ndarray) -> torch.Tensor:
+    """uint8 (H, W, 3) -> L (1, 1, H, W) in LAB units, strip by strip."""
+    rows = _rows(*rgb.shape[:2])
+    return torch.cat([_strip_lightness(rgb[r:r + rows.step]) for r in rows], dim=2)
+
+
 def to_rgb8(L: torch.Tensor, ab: torch.Tensor) -> np.ndarray:
-    """L (1, 1, H, W), ab (1, 2, H, W) -> uint8 (H, W, 3), chroma fitted to the gamut so L is kept."""
-    rgb = _fit_lab(torch.cat([L, ab], dim=1), 8).clamp(0, 1)
-    return (rgb[0].permute(1, 2, 0) * 255).round().to(torch.uint8).numpy()
+    """L (1, 1, H, W), ab (1, 2, H, W) -> uint8 (H, W, 3), chroma fitted to the gamut so L is kept;
+    strip by strip."""
+    H, W = L.shape[-2:]
+    out = np.empty((H, W, 3), np.uint8)
+    for r in (rows := _rows(H, W)):
+        rgb = _fit_lab(torch.cat([L[..., r:r + rows.step, :], ab[..., r:r + rows.step, :]], dim=1), 8).clamp(0, 1)
+        out[r:r + rows.step] = (rgb[0].permute(1, 2, 0) * 255).round().to(torch.uint8).numpy()
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -290,9 +309,37 @@ def _encoder(fmt: str, w: int, h: int) -> tuple[str, str, dict]:
     """(codec, pixel format, options) the output container can hold. 4:2:0 halves both sides: odd sizes
     keep full chroma (4:4:4) instead of losing a row or column."""
     pix = "yuv420p" if w % 2 == 0 and h % 2 == 0 else "yuv444p"
+    # zerolatency (x264) and lag 0 (VP9): no B-frames, no lookahead, so each packet comes out as its frame
+    # goes in and `_Played` can decode it before the next frame (a frozen frame needs the last as played)
     if fmt == "webm":
-        return "libvpx-vp9", pix, {"crf": str(CRF), "b": "0", "deadline": "realtime", "cpu-used": "8", "row-mt": "1"}
-    return "libx264", pix, {"crf": str(CRF), "preset": "veryfast"}
+        return "libvpx-vp9", pix, {"crf": str(CRF), "b": "0", "deadline": "realtime", "cpu-used": "8", "row-mt": "1",
+                                   "lag-in-frames": "0"}
+    return "libx264", pix, {"crf": str(CRF), "preset": "veryfast", "tune": "zerolatency"}
+
+
+class _Played:
+    """The output as a player will see it: each packet the encoder writes, decoded. A frozen frame is given
+    to the encoder as the last frame *decoded*, so the encoder finds nothing to correct and it plays back
+    identical (given the planes it was given last, H.264 at CRF 10 touches a still picture up by a few levels).
+    VP9 (.webm) still filters the first repeat once: the repeats after it are identical."""
+
+    DECODERS = {"libx264": "h264", "libvpx-vp9": "vp9"}
+
+    def __init__(self, stream, pix: str):
+        self.stream, self.pix, self.ctx, self.count, self.last = stream, pix, None, 0, None
+
+    def add(self, packet) -> None:
+        if self.ctx is None:
+            self.ctx = require_video().CodecContext.create(self.DECODERS[self.stream.codec_context.name], "r")
+            self.ctx.extradata = self.stream.codec_context.extradata  # mp4's avcC: the parameter sets
+            self.ctx.thread_count = 1  # frame threads would hold frames back
+        for f in self.ctx.decode(packet):
+            self.count += 1
+            self.last = _planes(f, self.pix)
+
+    def frame(self, i: int) -> np.ndarray | None:
+        """Frame i's planes as played back, if the decoder has given it (None: the encoder holds frames back)."""
+        return self.last if self.count == i + 1 else None
 
 
 def _planes(frame, pix: str) -> np.ndarray:
@@ -399,11 +446,18 @@ def _transcode(src, inp, vin, audio, out, fmt, model, size, precision, stability
         _check_count(src, vin, n)
 
     meta: list = []  # (pts, Y'UV planes) of frames decoded and not yet colorized: one at most
-    last = None
+    last, played = None, _Played(vout, pix)
+
+    def encode(frame) -> None:
+        for p in vout.encode(frame):
+            played.add(p)
+            _mux(out, p)
+
     for i, step in enumerate(colour_frames(frames(), model, size, precision, stability)):
         pts, planes = meta.pop(0)
         if step.event == "frozen" and last is not None:
-            planes = last  # the same picture, exactly
+            shown = played.frame(i - 1)
+            planes = last if shown is None else shown  # the same picture, exactly
             info.frozen.append(i)
         else:
             colour = _planes(av.VideoFrame.from_ndarray(to_rgb8(step.L, step.ab), format="rgb24"), pix)
@@ -415,16 +469,14 @@ def _transcode(src, inp, vin, audio, out, fmt, model, size, precision, stability
         frame = av.VideoFrame.from_ndarray(planes, format=pix)
         frame.pts = pts if pts is not None else round(i / rate / vin.time_base)
         frame.time_base = vin.time_base
-        for p in vout.encode(frame):
-            _mux(out, p)
+        encode(frame)
         if i == 0:
             for p in pending:
                 _mux(out, p)
             pending.clear()
         info.frames += 1
         bar.update()
-    for p in vout.encode():
-        _mux(out, p)
+    encode(None)
     bar.close()
 
 
@@ -459,13 +511,13 @@ def evaluate_clip(src: str | os.PathLike, model: torch.nn.Module, size: int, pre
     events, and a strip of frames."""
     from tqdm import tqdm
 
-    from .evaluate import PSNR_CAP, ciede2000, colorfulness, psnr
+    from .evaluate import PSNR_CAP, colorfulness, picture_metrics
 
     src = Path(src)
     inp, vin = open_video(src)
     dis = _dis("medium")
     names = ("truth", *METHODS)
-    per = {m: {"psnr": [], "ciede2000": [], "colorfulness": [], "warp": [], "ab_change": []} for m in names}
+    per = {m: {"psnr": [], "ssim": [], "ciede2000": [], "colorfulness": [], "warp": [], "ab_change": []} for m in names}
     events, vs_frame, strip, true_cuts = [], [], [], []
     every = max(1, (vin.frames or 100) // STRIP)
     truth_frames: list[np.ndarray] = []
@@ -488,10 +540,12 @@ def evaluate_clip(src: str | os.PathLike, model: torch.nn.Module, size: int, pre
             t = torch.from_numpy(truth).permute(2, 0, 1)[None].double()
             for m in names:
                 o = torch.from_numpy(outs[m]).permute(2, 0, 1)[None].double()
-                same = m == "truth"  # the truth against itself: no need to compute
-                per[m]["psnr"].append(PSNR_CAP if same else min(psnr(o, t).item(), PSNR_CAP))
-                per[m]["ciede2000"].append(0.0 if same else ciede2000(labs[m], labs["truth"]).mean().item())
-                per[m]["colorfulness"].append(colorfulness(o).item())
+                # the truth against itself needs no computing
+                scores = ({"psnr": PSNR_CAP, "ssim": 1.0, "ciede2000": 0.0, "colorfulness": colorfulness(o).item()}
+                          if m == "truth" else {k: v.item() for k, v in picture_metrics(o, t, labs[m], labs["truth"]).items()})
+                scores["psnr"] = min(scores["psnr"], PSNR_CAP)
+                for k, v in scores.items():
+                    per[m][k].append(v)
             gray = gray8(labs["truth"][:, :1])
             if prev:
                 back, ok = flow_back(dis, gray, prev["gray"])
@@ -531,7 +585,7 @@ def evaluate_video(clips: list[str], out: str | os.PathLike, weights=None, size:
     with one_torch_thread():
         results = [evaluate_clip(c, model, size, precision, stability, progress) for c in clips]
     overall = {m: {k: float(np.mean([r["summary"][m][k] for r in results]))
-                   for k in ("psnr", "ciede2000", "colorfulness", "warp")} for m in ("truth", *METHODS)}
+                   for k in ("psnr", "ssim", "ciede2000", "colorfulness", "warp")} for m in ("truth", *METHODS)}
     result = {"weights": meta["path"], "size": size, "stability": asdict(stability), "clips": results,
               "overall": overall, "ratios": ratios(overall), "seconds": time.perf_counter() - t0}
     out = Path(out)
