@@ -8,6 +8,7 @@ processes follows the protocol of a run on one (same global batch, same order, s
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import os
 from dataclasses import dataclass
@@ -76,6 +77,11 @@ class World:
 SINGLE = World()
 
 
+def _leave() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
 def world_from_env(device_type: str) -> World:
     """The process group torchrun describes in the environment, started once; a single process without it."""
     size = int(os.environ.get("WORLD_SIZE", "1") or 1)
@@ -89,6 +95,9 @@ def world_from_env(device_type: str) -> World:
         backend = "nccl" if device_type == "cuda" else "gloo"
         try:
             dist.init_process_group(backend, timeout=TIMEOUT)
+            # torn down before the interpreter is: left to exit, gloo's threads now and then abort the
+            # process ("terminate called without an active exception") after the run has finished
+            atexit.register(_leave)
         except (RuntimeError, ValueError, OSError) as e:
             raise DistributedError(f"cannot join the distributed run at {os.environ['MASTER_ADDR']}:"
                                    f"{os.environ['MASTER_PORT']} ({str(e).splitlines()[0]}); check --rdzv-endpoint and "
