@@ -100,7 +100,7 @@ def main() -> None:
                 satt = " | ".join(pct(x) for *_, x in cells)
         old = [old_bootstrap_rejects(3, 400, rho, share, args.tests // 4, g) for rho in RHOS]
         print(f"| 3, Satterthwaite t | {args.images:,} | {satt} |")
-        print(f"| 3, bootstrap before | 400 | " + " | ".join(f"{pct(fp)} ({pct(cv)})" for fp, cv in old) + " |\n",
+        print("| 3, bootstrap before | 400 | " + " | ".join(f"{pct(fp)} ({pct(cv)})" for fp, cv in old) + " |\n",
               flush=True)
     print(f"### Power: tests with p <= 0.05 when A − B is 2, 3 or 4 true standard errors ({args.small:,} images, "
           "image share 0 / 0.5)\n")

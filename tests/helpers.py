@@ -1,5 +1,10 @@
-"""What several test files build: a colourful test photo, a fitted objective of any kind, and the micro
-comparison's training overrides."""
+"""What several test files build: a colourful test photo, a fitted objective of any kind, the micro
+comparison's training overrides, and the command line run in this process."""
+
+import contextlib
+import io
+import os
+import subprocess
 
 import numpy as np
 import torch
@@ -24,3 +29,23 @@ def fitted(loss: str, **kwargs):
     obj = create_objective(loss, **kwargs)
     obj.fit(torch.rand(4, 2, 16, 16, generator=torch.Generator().manual_seed(0)) * 1.6 - 0.8)
     return obj
+
+
+def colorbench_cli(*args, cwd=None) -> subprocess.CompletedProcess:
+    """`colorbench ARGS` as a user runs it (exit code, stdout, stderr: what `python -m colorbench` gives), run
+    in this process: a new Python with torch costs about 2 s, most of these tests' time. What needs a real
+    process (the entry point, --debug tracebacks, signals, torchrun) is tested with one elsewhere."""
+    from colorbench.cli import main
+
+    out, err, here = io.StringIO(), io.StringIO(), os.getcwd()
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main([str(a) for a in args])
+            except SystemExit as e:  # argparse: --help, --version, a bad command line
+                code = e.code if isinstance(e.code, int) else 0 if e.code is None else 1
+    finally:
+        os.chdir(here)
+    return subprocess.CompletedProcess(["colorbench", *map(str, args)], code, out.getvalue(), err.getvalue())

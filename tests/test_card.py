@@ -1,7 +1,5 @@
 """The weights the package ships, and their model card."""
 
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -11,7 +9,7 @@ from PIL import Image
 from colorbench.color import rgb_to_lab
 from colorbench.colorize import colorize
 from colorbench.models import list_models
-from helpers import photo
+from helpers import colorbench_cli, photo
 
 
 @pytest.mark.parametrize("name", ["default", "study"])
@@ -69,12 +67,10 @@ def test_shipped_weights_colour_a_real_photo():
 def test_cli_colorize_and_export_use_the_shipped_weights(tmp_path):
     ort = pytest.importorskip("onnxruntime")
     Image.fromarray(photo()).convert("L").save(tmp_path / "old.png")
-    r = subprocess.run([sys.executable, "-m", "colorbench.cli", "colorize", str(tmp_path / "old.png"), "-o",
-                        str(tmp_path / "out"), "--quiet"], capture_output=True, text=True)
+    r = colorbench_cli("colorize", tmp_path / "old.png", "-o", tmp_path / "out", "--quiet")
     assert r.returncode == 0, r.stderr
     assert Image.open(tmp_path / "out" / "old.png").size == (64, 48)
-    r = subprocess.run([sys.executable, "-m", "colorbench.cli", "export", "--onnx", str(tmp_path / "m.onnx")],
-                       capture_output=True, text=True)
+    r = colorbench_cli("export", "--onnx", tmp_path / "m.onnx")
     assert r.returncode == 0, r.stderr
     from colorbench.colorize import load_colorizer
 

@@ -11,12 +11,13 @@ import pytest
 
 import colorbench
 from colorbench.config import PRESETS, TrainConfig, preset_compare, preset_train
+from helpers import colorbench_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def run(*args, cwd=None):
-    r = subprocess.run([sys.executable, "-m", "colorbench", *map(str, args)], capture_output=True, text=True, cwd=cwd)
+    r = colorbench_cli(*args, cwd=cwd)  # an uncaught error would raise here: no traceback reaches a user
     assert "Traceback" not in r.stderr, r.stderr
     return r
 

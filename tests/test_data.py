@@ -19,6 +19,7 @@ from PIL import Image
 
 from colorbench import data
 from colorbench.data import DataError, load_dataset, read_image, stratified_split
+from helpers import colorbench_cli
 
 CLASSES = ["cat", "dog", "frog"]
 
@@ -434,7 +435,7 @@ def test_cifar_jpeg_copy_counts(cifar_jpeg):
 
 
 def run_cli(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "colorbench.cli", *args], capture_output=True, text=True, cwd=cwd)
+    return colorbench_cli(*args, cwd=cwd)
 
 
 def test_cli_data_prints_counts_and_writes_a_png(tmp_path, empty_cache):

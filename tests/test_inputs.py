@@ -68,12 +68,27 @@ def test_network_input_with_and_without_hints():
 def test_hint_map_puts_each_point_in_its_pixel():
     pts = torch.tensor([[0.0, 0.0], [0.99, 0.5], [0.5, 0.2]])  # (x, y) fractions of width and height
     ab = torch.tensor([[0.1, 0.2], [0.3, -0.4], [-0.5, 0.6]])
-    m = hint_map(pts, ab, 10, 20)
+    m = hint_map(pts, ab, 10, 20, radius=0)
     assert m.shape == (1, 3, 10, 20) and m[0, 2].sum() == 3
     assert m[0, :, 0, 0].tolist() == pytest.approx([0.1, 0.2, 1])
     assert m[0, :, 5, 19].tolist() == pytest.approx([0.3, -0.4, 1])
     assert m[0, :, 2, 10].tolist() == pytest.approx([-0.5, 0.6, 1])
     assert hint_map(torch.zeros(0, 2), torch.zeros(0, 2), 4, 4).abs().sum() == 0
+
+
+def test_a_hint_fills_a_square_cut_at_the_edge_and_overlaps_average():
+    # a corner point: its 3x3 square keeps the 2x2 inside the image; two points one pixel apart share 2x3
+    m = hint_map(torch.tensor([[0.0, 0.0], [0.5, 0.5], [0.6, 0.5]]),
+                 torch.tensor([[0.1, 0.2], [0.4, 0.0], [0.0, -0.4]]), 10, 10, radius=1)
+    mask = torch.zeros(10, 10)
+    mask[:2, :2] = 1
+    mask[4:7, 4:8] = 1
+    assert torch.equal(m[0, 2], mask)
+    assert m[0, :2, 0, 0].tolist() == pytest.approx([0.1, 0.2]) and m[0, :2, 1, 1].tolist() == pytest.approx([0.1, 0.2])
+    assert m[0, :2, 5, 4].tolist() == pytest.approx([0.4, 0.0])  # the first point's alone
+    assert m[0, :2, 5, 5].tolist() == pytest.approx([0.2, -0.2])  # both: the mean
+    assert m[0, :2, 5, 7].tolist() == pytest.approx([0.0, -0.4])  # the second's alone
+    assert m[0, :2][:, mask == 0].abs().sum() == 0
 
 
 @pytest.mark.parametrize("name", ["photo_unet", "unet", "cnn"])

@@ -12,6 +12,7 @@ from PIL import Image
 from colorbench.models import create_model, save_model
 from colorbench.persist import read_json
 from colorbench.photos import build_photo_set, colourless, evaluate_photos, held_out
+from helpers import colorbench_cli
 
 
 def photo(h, w, seed, gray=False):
@@ -130,8 +131,6 @@ def test_extra_training_photos_never_repeat_a_held_out_one(tmp_path):
 def test_evaluate_photos_names_the_same_weights_once_and_labels_run_folders_by_name(tmp_path):
     """`--weights default study` (the same file until the photo weights ship): one row, said so; a run folder
     is labelled by its name, not its absolute path; the gallery names the gray photos it left out."""
-    import subprocess
-    import sys
 
     from colorbench.colorize import weights_path
 
@@ -151,9 +150,7 @@ def test_evaluate_photos_names_the_same_weights_once_and_labels_run_folders_by_n
     page = (tmp_path / "out" / "gallery.html").read_text()
     assert "Left out without colour: 1 (old-gray.png)." in page
     assert page.count("<img") == 2 * (4 if same else 5)  # gray | default (= study) | my-run | truth
-    cmd = [sys.executable, "-m", "colorbench", "evaluate-photos", str(src), "--weights", "default", "study",
-           str(run), "--out", str(tmp_path / "cli"), "--quiet"]
-    out = subprocess.run(cmd, capture_output=True, text=True)
+    out = colorbench_cli("evaluate-photos", src, "--weights", "default", "study", run, "--out", tmp_path / "cli", "--quiet")
     assert out.returncode == 0 and out.stderr == "", out.stderr
     table = [line for line in out.stdout.splitlines() if line.startswith("  ") and "(size" in line]
     assert [line.split()[0] for line in table] == (["default", "my-run"] if same else ["default", "study", "my-run"])

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from colorbench.persist import load_tensors, read_json, save_tensors, write_json
-from colorbench.report import _directions_section, _setup, _study_section, build_report, ci_fmt, render_md, write_report
+from colorbench.report import _directions_section, _setup, _study_section, ci_fmt, write_report
 from helpers import MICRO
 
 

@@ -21,6 +21,11 @@ NO_HINT_SHARE = 0.25
 HINT_P = 1 / 8
 MAX_HINTS = 128  # a cap for the batched draw; P(geometric(1/8) > 128) < 4e-8
 PATCH_MAX = 9
+# a user's point fills a (2r+1)-px square at the network's resolution, as a click in SIGGRAPH 2017's demo
+# does: the network learnt from patches of 1 to 9 px, and a lone pixel moves its colour less. Chosen on 60
+# ImageNet photos of the training set (10 true-colour points, network at 64 px, the hint weights' stage d):
+# PSNR over no points +2.37 dB at 1 px, +3.78 at 3 px, +3.77 at 5, +3.75 at 7, +3.59 at 9
+HINT_RADIUS = 1
 
 
 def network_input(lab: torch.Tensor, in_channels: int = 1, generator: torch.Generator | None = None,
@@ -88,16 +93,25 @@ def _patch_hints(ab: torch.Tensor, y: torch.Tensor, x: torch.Tensor, size: torch
     return torch.cat([hint_ab, (n > 0).to(ab.dtype)], 1)
 
 
-def hint_map(points: torch.Tensor, colors: torch.Tensor, height: int, width: int) -> torch.Tensor:
+def hint_map(points: torch.Tensor, colors: torch.Tensor, height: int, width: int,
+             radius: int = HINT_RADIUS) -> torch.Tensor:
     """User hints at a network's resolution: points (N, 2) as (x, y) in [0, 1) of the image's width and
-    height, colors (N, 2) ab/128 -> (1, 3, height, width): each point fills the one pixel it falls in
-    (a 1-px patch, the smallest training draws); a later point on the same pixel replaces an earlier."""
+    height, colors (N, 2) ab/128 -> (1, 3, height, width): each point fills the square of side 2 * radius + 1
+    centred on the pixel it falls in (cut at the image's edges); where squares overlap their colours are
+    averaged, as in training (`simulate_hints`)."""
     out = torch.zeros(1, 3, height, width)
     if len(points):
         c = (points[:, 0] * width).long().clamp(0, width - 1)
         r = (points[:, 1] * height).long().clamp(0, height - 1)
-        out[0, :2, r, c] = colors.T.float()
-        out[0, 2, r, c] = 1
+        d = torch.arange(-radius, radius + 1)
+        rows, cols = torch.broadcast_tensors((r[:, None, None] + d[:, None]), (c[:, None, None] + d))  # (N, k, k)
+        inside = (rows >= 0) & (rows < height) & (cols >= 0) & (cols < width)
+        pix = (rows * width + cols)[inside]
+        vals = colors.float()[:, None, None].expand(-1, len(d), len(d), -1)[inside]  # (M, 2)
+        n = torch.zeros(height * width).index_add_(0, pix, torch.ones(len(pix)))
+        ab = torch.zeros(height * width, 2).index_add_(0, pix, vals) / n.clamp(min=1)[:, None]
+        out[0, :2] = ab.T.reshape(2, height, width)
+        out[0, 2] = (n > 0).float().reshape(height, width)
     return out
 
 
