@@ -40,6 +40,7 @@ def test_lab_to_rgb_matches_skimage_including_out_of_gamut():
     torch.testing.assert_close(got, want, atol=1e-6, rtol=0)
 
 
+@pytest.mark.slow  # 10,000 photos through skimage; 10 s (the colour maths is also checked on samples)
 def test_float32_on_10000_real_images_matches_skimage(cifar_jpeg):
     x = cifar_jpeg.test.images  # (10000, 3, 32, 32) uint8, real photos
     assert len(x) == 10_000

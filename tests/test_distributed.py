@@ -30,6 +30,7 @@ def single(*args):
                           text=True, timeout=600)
 
 
+@pytest.mark.slow  # seven Python processes (one run, two torchrun launches); 13 s of a 2-core suite
 def test_ddp_matches_one_process_writes_one_folder_and_resumes(tmp_path):
     one = single(*SMALL, "--epochs", "2", "--out", tmp_path / "one")
     assert one.returncode == 0, one.stderr
@@ -101,6 +102,7 @@ def test_a_rank_that_dies_stops_the_run_and_the_checkpoint_stays_good(tmp_path):
     assert read_json(out / "metrics.json")["epochs"] == 6
 
 
+@pytest.mark.slow  # a compare in two worker processes beside one in this one; 14 s
 def test_compare_jobs_gives_the_same_figures(tmp_path):
     from colorbench.compare import compare
     from colorbench.config import preset_compare

@@ -260,6 +260,7 @@ def peak_rss_gb(pid: int) -> float:
         return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")) / 2**20
 
 
+@pytest.mark.slow  # a 6300x6300 photo through the page; 10 s
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads peak memory from Linux's /proc")
 def test_big_flat_photo_in_bounded_memory():
     """40 megapixels in 130 KB: with whole-image float tensors the server peaked at 5.1 GB; in strips, at

@@ -324,6 +324,7 @@ def test_a_folder_of_photos_and_videos(tmp_path, capsys):
 CLIP = SHARED / "videos" / "plant-pan.mp4"
 
 
+@pytest.mark.slow  # a real clip at full size through evaluate-video; 12 s (the synthetic clips test the same code)
 @pytest.mark.skipif(not CLIP.exists(), reason=f"{CLIP} not present (../shared/data beside the repo)")
 def test_on_a_real_pan_stable_colour_flickers_less_at_equal_colour():
     model, _ = load_colorizer()
