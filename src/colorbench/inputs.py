@@ -79,18 +79,26 @@ def _patch_hints(ab: torch.Tensor, y: torch.Tensor, x: torch.Tensor, size: torch
     S = torch.nn.functional.pad(ab.cumsum(-1).cumsum(-2), (1, 0, 1, 0)).flatten(2)  # (B, 2, (H+1)(W+1))
     at = lambda r, c: S.gather(2, (r * (W + 1) + c)[:, None].expand(-1, 2, -1))  # noqa: E731  (B, 2, K)
     mean = (at(y + size, x + size) - at(y, x + size) - at(y + size, x) + at(y, x)) / (size * size)[:, None]
-    # every pixel of every patch as one flat index: offsets within the largest patch, those past a
-    # patch's own side (or of an unused point) dropped by a zero weight
+    return _paint(mean, y, x, size, used, H, W)
+
+
+def _paint(colour: torch.Tensor, y: torch.Tensor, x: torch.Tensor, size: torch.Tensor, used: torch.Tensor,
+           H: int, W: int) -> torch.Tensor:
+    """colour (B, 2, K); y, x (top-left corners), size (sides), used (B, K) -> (B, 3, H, W): each used square
+    filled with its colour (the part inside the image), colours averaged where squares overlap, mask 1."""
+    B = colour.shape[0]
+    # every pixel of every square as one flat index: offsets within the largest square, those past a
+    # square's own side, outside the image or of an unused point dropped by a zero weight
     P = int(size.max()) if size.numel() else 1
-    dy, dx = torch.meshgrid(torch.arange(P, device=ab.device), torch.arange(P, device=ab.device), indexing="ij")
-    dy, dx = dy.flatten(), dx.flatten()  # (P*P,)
-    keep = ((dy < size[..., None]) & (dx < size[..., None]) & used[..., None]).to(ab.dtype)  # (B, K, P*P)
-    pix = ((y[..., None] + dy).clamp(max=H - 1) * W + (x[..., None] + dx).clamp(max=W - 1)).flatten(1)  # (B, K*P*P)
-    n = ab.new_zeros(B, 1, H * W).scatter_add_(2, pix[:, None], keep.flatten(1)[:, None])
-    vals = (mean[..., None] * keep[:, None]).flatten(2)  # (B, 2, K*P*P)
-    hint_ab = ab.new_zeros(B, 2, H * W).scatter_add_(2, pix[:, None].expand(-1, 2, -1), vals) / n.clamp(min=1)
-    hint_ab, n = hint_ab.view(B, 2, H, W), n.view(B, 1, H, W)
-    return torch.cat([hint_ab, (n > 0).to(ab.dtype)], 1)
+    dy, dx = torch.meshgrid(torch.arange(P, device=colour.device), torch.arange(P, device=colour.device), indexing="ij")
+    rows, cols = y[..., None] + dy.flatten(), x[..., None] + dx.flatten()  # (B, K, P*P)
+    keep = ((dy.flatten() < size[..., None]) & (dx.flatten() < size[..., None]) & used[..., None]
+            & (rows >= 0) & (rows < H) & (cols >= 0) & (cols < W)).to(colour.dtype)
+    pix = (rows.clamp(0, H - 1) * W + cols.clamp(0, W - 1)).flatten(1)  # (B, K*P*P)
+    n = colour.new_zeros(B, 1, H * W).scatter_add_(2, pix[:, None], keep.flatten(1)[:, None])
+    vals = (colour[..., None] * keep[:, None]).flatten(2)  # (B, 2, K*P*P)
+    hint_ab = colour.new_zeros(B, 2, H * W).scatter_add_(2, pix[:, None].expand(-1, 2, -1), vals) / n.clamp(min=1)
+    return torch.cat([hint_ab.view(B, 2, H, W), (n > 0).to(colour.dtype).view(B, 1, H, W)], 1)
 
 
 def hint_map(points: torch.Tensor, colors: torch.Tensor, height: int, width: int,
@@ -99,20 +107,11 @@ def hint_map(points: torch.Tensor, colors: torch.Tensor, height: int, width: int
     height, colors (N, 2) ab/128 -> (1, 3, height, width): each point fills the square of side 2 * radius + 1
     centred on the pixel it falls in (cut at the image's edges); where squares overlap their colours are
     averaged, as in training (`simulate_hints`)."""
-    out = torch.zeros(1, 3, height, width)
-    if len(points):
-        c = (points[:, 0] * width).long().clamp(0, width - 1)
-        r = (points[:, 1] * height).long().clamp(0, height - 1)
-        d = torch.arange(-radius, radius + 1)
-        rows, cols = torch.broadcast_tensors((r[:, None, None] + d[:, None]), (c[:, None, None] + d))  # (N, k, k)
-        inside = (rows >= 0) & (rows < height) & (cols >= 0) & (cols < width)
-        pix = (rows * width + cols)[inside]
-        vals = colors.float()[:, None, None].expand(-1, len(d), len(d), -1)[inside]  # (M, 2)
-        n = torch.zeros(height * width).index_add_(0, pix, torch.ones(len(pix)))
-        ab = torch.zeros(height * width, 2).index_add_(0, pix, vals) / n.clamp(min=1)[:, None]
-        out[0, :2] = ab.T.reshape(2, height, width)
-        out[0, 2] = (n > 0).float().reshape(height, width)
-    return out
+    c = (points[:, 0] * width).long().clamp(0, width - 1) - radius
+    r = (points[:, 1] * height).long().clamp(0, height - 1) - radius
+    side = torch.full_like(r, 2 * radius + 1)
+    return _paint(colors.float().T[None], r[None], c[None], side[None], torch.ones_like(r, dtype=torch.bool)[None],
+                  height, width)
 
 
 def widen_inputs(tensors: dict[str, torch.Tensor], shapes: dict[str, torch.Size]) -> dict[str, torch.Tensor]:

@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 
 from .color import AB_SCALE, L_SCALE, uint8_to_lab
-from .colorize import _fit_lab, _net_hw, _strip_lightness, load_colorizer, recommended_size
+from .colorize import _fit_lab, _net_hw, _strip_lightness, load_colorizer, recommended_size, to_uint8
 from .data import VIDEO_SUFFIXES, DataError
 from .hardware import autocast, resolve_device, resolve_precision
 from .models import network_input
@@ -232,8 +232,8 @@ def to_rgb8(L: torch.Tensor, ab: torch.Tensor) -> np.ndarray:
     H, W = L.shape[-2:]
     out = np.empty((H, W, 3), np.uint8)
     for r in (rows := _rows(H, W)):
-        rgb = _fit_lab(torch.cat([L[..., r:r + rows.step, :], ab[..., r:r + rows.step, :]], dim=1), 8).clamp(0, 1)
-        out[r:r + rows.step] = (rgb[0].permute(1, 2, 0) * 255).round().to(torch.uint8).numpy()
+        out[r:r + rows.step] = to_uint8(_fit_lab(torch.cat([L[..., r:r + rows.step, :], ab[..., r:r + rows.step, :]], 1),
+                                                 8).clamp(0, 1))
     return out
 
 
