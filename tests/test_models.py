@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 
@@ -134,7 +136,7 @@ def test_what_the_network_sees_is_a_choice_that_travels_with_the_weights(tmp_pat
         create_model(name, in_channels=0)
 
 
-def test_classification_with_an_mse_term_adds_it_to_the_cross_entropy():
+def test_classification_with_mse_and_psnr_terms_adds_them_to_the_cross_entropy():
     """mse_weight: the loss is the cross-entropy plus w x the MSE of the annealed mean, computed here
     by hand from the bins (softmax at T, weighted bin centres, upsampled like the decoder)."""
     import torch.nn.functional as F
@@ -153,6 +155,22 @@ def test_classification_with_an_mse_term_adds_it_to_the_cross_entropy():
     with pytest.raises(ValueError, match="mse_weight"):
         fitted("classification", mse_weight=-1)
 
+    # psnr_weight: + w x the mean over images of -PSNR of the decoded ab/128 (peak 1), each image's MSE
+    # floored at 2 LAB units rms; by hand, image by image, in float64
+    tuned = fitted("classification", head_stride=2, mse_weight=0.5, psnr_weight=0.25)
+    per_image = [((pred[i] - ab[i]) ** 2).double().mean().item() for i in range(2)]
+    minus_psnr = sum(10 * math.log10(m + (2 / 128) ** 2) for m in per_image) / 2
+    assert tuned.loss(raw, ab, L).item() == pytest.approx(by_hand.item() + 0.25 * minus_psnr, rel=1e-5)
+    # the term weighs an image's error by 1 / its size: of two images, one 0.01 off everywhere and one
+    # 0.3 off, the nearly right one gets the larger gradient (MSE alone gives it 30x less)
+    only_psnr = fitted("classification", head_stride=2, psnr_weight=1.0)
+    near = pred + torch.tensor([0.01, 0.3]).view(2, 1, 1, 1)
+    raw_g = raw.clone().requires_grad_()
+    (only_psnr.loss(raw_g, near, L) - plain.loss(raw_g, near, L)).backward()
+    assert raw_g.grad[0].abs().sum() > 5 * raw_g.grad[1].abs().sum()
+    assert tuned.spec()["kwargs"]["psnr_weight"] == 0.25 and "psnr_weight" not in blend.spec()["kwargs"]
+    with pytest.raises(ValueError, match="psnr_weight"):
+        fitted("classification", psnr_weight=-0.1)
 
 def test_fp16_packaging_keeps_values_beyond_fp16_in_fp32(tmp_path):
     """A batch norm's running variance past 65,504 would become infinity in fp16 (and the weights be

@@ -272,6 +272,15 @@ def test_annealed_mean_temperature_choice_on_held_out_data():
     d = choose_temperature(_Scores(scores), L, ab)
     beats = [r["temperature"] for r in d["grid"] if r["ab_mse"] < d["gray_ab_mse"]]
     assert beats == [1.2, 1.5, 2.0] and d["chosen"] == 2.0
+    # no T reaches the colour asked for: the lowest ab MSE of all, not the most colourful T under gray's (1.2)
+    d = choose_temperature(_Scores(scores), L, ab, colour_target=2.0)
+    useful = [r for r in d["grid"] if r["ab_mse"] < d["gray_ab_mse"]]
+    assert max(useful, key=lambda r: r["colorfulness"])["temperature"] == 1.2 and d["chosen"] == 2.0
+    # each T's mean per-image ab PSNR, and gray's by hand: gray images exact (the floor, 2 ab units rms),
+    # colour ones 64 off in a: mean MSE (0.5^2 + 0) / 2 in (ab/128)^2
+    floor = (2 / 128) ** 2
+    assert d["gray_ab_psnr"] == pytest.approx((-10 * math.log10(floor) - 10 * math.log10(0.125 + floor)) / 2)
+    assert all(r["ab_psnr"] < d["gray_ab_psnr"] for r in d["grid"])  # swapped colours cost the gray images most
 
 
 def test_all_temperatures_at_once_equal_the_decoder_at_each():

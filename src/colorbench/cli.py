@@ -113,6 +113,8 @@ def train_help() -> dict[str, str]:
         "temperature": "classification: annealed-mean temperature T; 0: chosen on the validation split",
         "head_stride": "classification: score every n-th pixel, chroma upsampled (Zhang et al.: 4)",
         "mse_weight": "classification: add this x the MSE of the decoded ab to the cross-entropy; 0: none",
+        "psnr_weight": "classification: add this x the mean over images of each one's -PSNR (dB) of the decoded ab, "
+                       "which weighs an image by 1 / its error, as the mean PSNR of a photo set does; 0: none",
         "ssim_weight": "ssim: weight of (1 - SSIM) beside the MSE",
         "init": "start from a pretrained encoder (a file from colorbench pretrain, or 'pretrain' to make one "
                 "first), or go on from weights of this model (a run folder or .safetensors); none: random weights",

@@ -48,6 +48,7 @@ class TrainConfig:
     temperature: float = 0.0  # classification: annealed-mean T; 0 = chosen on the validation split
     head_stride: int = 1  # classification: score every n-th pixel (Zhang et al.: 4), chroma upsampled
     mse_weight: float = 0.0  # classification: + this x MSE of the decoded ab (0: cross-entropy alone)
+    psnr_weight: float = 0.0  # classification: + this x each image's -PSNR of the decoded ab (dB), batch mean
     ssim_weight: float = 1.0  # ssim: weight of (1 - SSIM) beside the MSE
     init: str = ""  # a pretrained encoder (`colorbench pretrain`'s file, or "pretrain"), or weights of this model to go on from
     pretrain_epochs: int = 3  # init "pretrain": epochs of the pretext task (classifying the training split)
