@@ -9,7 +9,6 @@ from colorbench.objectives import list_objectives
 from helpers import fitted
 
 
-
 def _decode_step(loss: str) -> tuple:
     """What an objective adds to the exported graph: its decode step, and the head it needs."""
     obj = fitted(loss)
@@ -33,8 +32,18 @@ def test_objectives_that_decode_alike_build_the_same_graph(name):
         assert {k: v.shape for k, v in a.state_dict().items()} == {k: v.shape for k, v in b.state_dict().items()}
 
 
-@pytest.mark.parametrize("loss", sorted(DECODES.values()))
-@pytest.mark.parametrize("name", list_models())
+def _exports():
+    """Every model with every distinct decode step; in the suite, each model once with the richest decode
+    (the annealed mean: bins, upsampling) and the regressors' tanh once, the rest marked slow: each
+    network's graph is then exported, and each decode step."""
+    richest = DECODES[_decode_step("classification")]
+    for loss in sorted(DECODES.values()):
+        for i, name in enumerate(list_models()):
+            slow = loss != richest and i > 0
+            yield pytest.param(name, loss, marks=[pytest.mark.slow] if slow else [], id=f"{name}-{loss}")
+
+
+@pytest.mark.parametrize("name, loss", list(_exports()))
 def test_onnx_export_matches_pytorch(name, loss, tmp_path):
     ort = pytest.importorskip("onnxruntime")
     from colorbench.export import export_onnx

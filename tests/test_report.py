@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from colorbench.persist import load_tensors, read_json, save_tensors, write_json
-from colorbench.report import _directions_section, _setup, _study_section, ci_fmt, write_report
+from colorbench.report import (_directions_section, _setup, _study_section, build_report, ci_fmt, render_md,
+                               write_report)
 from helpers import MICRO
 
 
@@ -80,16 +81,19 @@ def test_report_is_self_contained_and_its_numbers_are_the_results(micro_compare)
     assert "| cnn |" in md and "](figures/losses.png)" in md and "p (Holm)" in md
 
 
-def _variant(micro_compare, tmp_path, edit) -> tuple[str, dict]:
-    """The micro comparison's results, edited (a crafted results.json), rendered again."""
+def _variant(micro_compare, tmp_path, edit, html: bool = False) -> tuple[str, dict]:
+    """The micro comparison's results, edited (a crafted results.json), rendered again: its Markdown
+    (figures are drawn only for the HTML, which `html` writes too)."""
     out, _ = micro_compare
     folder = tmp_path / "crafted"
     shutil.copytree(out, folder, ignore=shutil.ignore_patterns("runs", "baselines"))
     r = read_json(folder / "results.json")
     edit(r)
     write_json(folder / "results.json", r)
-    write_report(folder)
-    return (folder / "report.md").read_text(), r
+    if html:
+        write_report(folder)
+        return (folder / "report.md").read_text(), r
+    return render_md(*build_report(folder)), r
 
 
 def _edited(micro_compare, edit) -> dict:
@@ -159,7 +163,7 @@ def test_ci_bounds_never_round_to_zero():
 def test_report_renders_in_a_browser(micro_compare, tmp_path, browser, artifacts, seeds):
     """As a reader sees it: every image and plot decodes, nothing is blocked, nothing errors."""
     if seeds == 1:
-        _variant(micro_compare, tmp_path, _one_seed)
+        _variant(micro_compare, tmp_path, _one_seed, html=True)
         report = tmp_path / "crafted" / "report.html"
     else:
         report = micro_compare[1]

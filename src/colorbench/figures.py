@@ -13,6 +13,8 @@ has. Never trains or recomputes a metric. Also the `colorbench data` preview gri
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -219,12 +221,12 @@ def plot_samples(s: dict[str, torch.Tensor], index: torch.Tensor, rows: list[str
     return _png(fig)
 
 
-def sample_figures(s: dict[str, torch.Tensor], r: dict) -> list[tuple[str, bytes, str]]:
-    """(file name, PNG, caption) for the fixed images and each arm's best | worst."""
+def sample_figures(s: dict[str, torch.Tensor], r: dict) -> list[tuple[str, Callable[[], bytes], str]]:
+    """(file name, what draws its PNG, caption) for the fixed images and each arm's best | worst."""
     models, classes = list(r["models"]), r["data"]["classes"]
     base = ["mean_color"] if "pred.mean_color" in s else []
     out = [("samples_fixed.png",
-            plot_samples(s, s["fixed_index"], ["gray input", "truth", *models, *base], classes,
+            partial(plot_samples, s, s["fixed_index"], ["gray input", "truth", *models, *base], classes,
                          "the first test image of each class (seed-0 models; number = that image's ab MSE)"),
             "The first test image of each class: the gray input the models see, the truth, each arm (seed 0) and the "
             "mean-colour baseline. The number over each prediction is its ab MSE on that image (LAB units², lower "
@@ -232,7 +234,7 @@ def sample_figures(s: dict[str, torch.Tensor], r: dict) -> list[tuple[str, bytes
     for m in models:
         idx = torch.cat([s[f"best_index.{m}"], s[f"worst_index.{m}"]])
         fname = "samples_" + "".join(ch if ch.isalnum() else "_" for ch in m) + "_best_worst.png"
-        out.append((fname, plot_samples(s, idx, ["gray input", "truth", m, *base], classes,
+        out.append((fname, partial(plot_samples, s, idx, ["gray input", "truth", m, *base], classes,
                                         f"{m}: its 4 best test images (left) and 4 worst (right) by ab MSE", gap_after=4),
                     f"{m} (seed 0): its 4 best test images by ab MSE (left) and its 4 worst (right), with the "
                     "mean-colour baseline on the same images."))

@@ -12,7 +12,9 @@ from __future__ import annotations
 import base64
 import html
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property, partial
 from pathlib import Path
 
 from . import figures
@@ -87,9 +89,15 @@ class Table:
 
 @dataclass
 class Figure:
+    """A figure drawn only when its PNG is first asked for: the Markdown needs only its name and caption."""
+
     name: str  # file name under figures/
-    png: bytes
+    draw: Callable[[], bytes]
     caption: str
+
+    @cached_property
+    def png(self) -> bytes:
+        return self.draw()
 
 
 def _span(n: Num, cls: str = "num") -> str:
@@ -672,28 +680,28 @@ def build_report(folder: Path) -> tuple[str, list]:
         blocks += ["Each arm against each baseline, the same way:", _paired_table(r, "against_baselines")]
     blocks += _study_section(r)
     blocks += [("h2", "Cost"), _cost_table(r),
-               Figure("cost_quality.png", figures.plot_cost_quality(r),
+               Figure("cost_quality.png", partial(figures.plot_cost_quality, r),
                       "What quality costs: forward GFLOPs per image (left) and training time per seed (right) against "
                       "test ab MSE (top, lower is better) and colourfulness (bottom, higher is better); mean ± 95% CI; "
                       "baselines and the truth's colourfulness as horizontal lines.")]
     blocks += [("h2", "Training curves"), Figure(
-        "losses.png", figures.plot_losses(r),
+        "losses.png", partial(figures.plot_losses, r),
         "Left: the running training loss (mean over the last tenth of an epoch) in each objective's own units. Right: "
         "validation loss (MSE of ab/128) after each epoch, with the baselines'. One line per seed.")]
     blocks += [("h2", "Per class"), Figure(
-        "per_class_ab_mse.png", figures.plot_per_class(r, "ab_mse"),
+        "per_class_ab_mse.png", partial(figures.plot_per_class, r, "ab_mse"),
         "Test ab MSE per class (LAB units², lower is better): bars are means over seeds, whiskers the range over seeds; "
         "markers are the baselines."), Figure(
-        "per_class_colorfulness.png", figures.plot_per_class(r, "colorfulness"),
+        "per_class_colorfulness.png", partial(figures.plot_per_class, r, "colorfulness"),
         "Colourfulness of the predictions per class (higher is more colourful; the truth's is in the results table).")]
     blocks += [("h2", "Error vs threshold"), Figure(
-        "error_curve.png", figures.plot_error_curve(r),
+        "error_curve.png", partial(figures.plot_error_curve, r),
         "How many more pixels than the gray baseline each arm gets within each ab-error threshold (Zhang et al. 2016's "
         "cumulative curve, shown relative to gray); above 0 the arm is closer to the truth than leaving the image gray. "
         "AuC over thresholds 0-150 in the legend.")]
     if (folder / "samples.safetensors").exists():
         s, _ = load_tensors(folder / "samples.safetensors", "sample file")
-        blocks += [("h2", "Samples")] + [Figure(n, png, cap) for n, png, cap in figures.sample_figures(s, r)]
+        blocks += [("h2", "Samples")] + [Figure(n, draw, cap) for n, draw, cap in figures.sample_figures(s, r)]
     blocks += [("h2", "References"), ("list", CITATIONS)]
     return title, blocks
 
