@@ -94,11 +94,13 @@ def _section(name: str, path: Path, info: dict) -> list[str]:
     lines += [f"- Recipe: `{card['recipe']}` reproduces these weights, the figures below and this card "
               f"({card.get('recipe_time', '')}).", ""]
     if card.get("stages"):  # trained in stages, each going on from the last one's weights
+        named = any("objective" in st for st in card["stages"])  # cards written before 2026-12 do not name it
         lines += ["### Stages", "", "Each stage starts from the weights the one before it ended with (by sha256) and "
                   "is sized to finish in about 100 minutes on the machine at hand.", "",
-                  "| stage | starts from | data (network size) | epochs | Adam lr | training time | images/s | "
-                  "machine | validation loss | weights written (sha256) |", "|---|---|---|---|---|---|---|---|---|---|"]
-        lines += [f"| {i} | {st['starts_from']} | {st['data']} ({st['size']} px) | {st['epochs']} | {st['lr']} | "
+                  f"| stage | starts from | data (network size) | {'objective | ' * named}epochs | Adam lr | training time | "
+                  "images/s | machine | validation loss | weights written (sha256) |", "|---" * (10 + named) + "|"]
+        lines += [f"| {i} | {st['starts_from']} | {st['data']} ({st['size']} px) | "
+                  f"{st.get('objective', '') + ' | ' if named else ''}{st['epochs']} | {st['lr']}{'' if st.get('schedule', 'constant') == 'constant' else ' ' + st['schedule']} | "
                   f"{st['train_time_s'] / 60:.0f} min | {st['images_per_s']:.0f} | {st['machine']} | "
                   f"{st['val_loss']:.5f} | `{st['sha256'][:12]}` |" for i, st in enumerate(card["stages"], 1)]
         lines.append("")
