@@ -59,6 +59,10 @@ stage 1 --epochs 2 --lr 1e-3
 # / 64%, the term 22.72 / 11.63 / 44% (gray 22.35 / 11.09). An earlier stage 2 without it (2026-11-30, cut at
 # epoch 1 of 3) was more colourful but worse on both errors, and was not shipped.
 stage 2 --epochs 3 --lr 3e-4 --schedule cosine --psnr-weight 0.1
+# Next (measured 2026-11-30 the same way, 50,000 photos from stage 1, T by choose_temperature; 96 training photos):
+# --psnr-weight 0.03: 22.48 / 12.05 / 52%; 0.1 with --rebalance 0.8: 22.73 / 11.65 / 44%; and stage 2 itself (3 full
+# epochs) 22.69 / 11.71 / 46%, no better than the 50,000-photo run: the weight sets where the model sits between
+# colour and error, and more epochs of this network at 64 px buy little. A stage 3 should change capacity or size.
 [ -z "${TRAIN_ONLY:-}" ] || exit 0
 DONE=()
 for n in $(seq 1 "$STAGES"); do DONE+=("$RUNS/stage$n"); done
