@@ -199,7 +199,7 @@ def choose_temperature(model: torch.nn.Module, L: torch.Tensor, ab: torch.Tensor
                        temperatures=(0.2, 0.25, 0.3, 0.38, 0.45, 0.55, 0.7, 0.85, 1.0, 1.2, 1.5, 2.0),
                        batch_size: int = 500, max_images: int = CALIBRATION_IMAGES) -> dict:
     """Pick the annealed-mean T on held-out data (the validation split, never the test set): the lowest ab
-    MSE among the T that beat the gray baseline's (ab = 0) and reach `colour_target` of the truth's
+    MSE among the T whose ab MSE beats the gray baseline's (ab = 0) and that reach `colour_target` of the truth's
     colourfulness; if none does both, the lowest ab MSE of all. (Until 2026-12 the fallback was the most
     colourful T under gray's MSE: on photos that spent every gain on colour, e.g. T 2.0 at 57% of the
     colour where T 0.55 gave 44% at 0.9 dB more PSNR and 2.8 less CIEDE2000, on 96 training photos.)
@@ -220,7 +220,6 @@ def choose_temperature(model: torch.nn.Module, L: torch.Tensor, ab: torch.Tensor
 
     def psnr_sum(err):  # each image's ab PSNR (peak 1, floored as the objective's term), summed
         return -10 * torch.log10(err.double().pow(2).flatten(1).mean(1) + PSNR_FLOOR).sum()
-
 
     def rgb_of(L_, ab_):
         return (lab_to_rgb(denormalize_lab(L_, ab_)) * 255).round()
