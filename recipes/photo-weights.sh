@@ -62,7 +62,9 @@ stage 2 --epochs 3 --lr 3e-4 --schedule cosine --psnr-weight 0.1
 # Next (measured 2026-11-30 the same way, 50,000 photos from stage 1, T by choose_temperature; 96 training photos):
 # --psnr-weight 0.03: 22.48 / 12.05 / 52%; 0.1 with --rebalance 0.8: 22.73 / 11.65 / 44%; and stage 2 itself (3 full
 # epochs) 22.69 / 11.71 / 46%, no better than the 50,000-photo run: the weight sets where the model sits between
-# colour and error, and more epochs of this network at 64 px buy little. A stage 3 should change capacity or size.
+# colour and error, and more epochs of this network at 64 px buy little. From stage 2, 50,000 more photos at 64 px:
+# 22.69 / 11.69 / 46%; at 96 px crops (58 img/s): 22.65 / 11.74 / 46% at network size 64, 22.62 / 11.88 / 48% at
+# 96. Neither epochs nor crop size move it: a stage 3 should change capacity (width, depth) or the data.
 [ -z "${TRAIN_ONLY:-}" ] || exit 0
 DONE=()
 for n in $(seq 1 "$STAGES"); do DONE+=("$RUNS/stage$n"); done
