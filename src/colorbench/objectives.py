@@ -140,6 +140,13 @@ class SSIMLoss(Objective):
 GRID = 10.0  # ab bin spacing, LAB units
 AB_MAX = 110.0  # bin centres at -110, -100, ..., 110 (23 per axis, as in the paper)
 PSNR_FLOOR = (2 / AB_SCALE) ** 2  # psnr_weight: an image counts as no better than 2 LAB units rms (JPEG noise)
+
+
+def ab_psnr(err: torch.Tensor) -> torch.Tensor:
+    """Each image's PSNR (dB, peak 1) of an ab/128 error (B, 2, H, W), its MSE floored at PSNR_FLOOR: what
+    the classification objective's psnr_weight term and the choice of T both score."""
+    return -10 * torch.log10(err.pow(2).flatten(1).mean(1) + PSNR_FLOOR)
+
 LUT_RES = 256  # soft-encoding lookup table: one entry per integer (a, b) in [-128, 127]
 
 
@@ -218,9 +225,6 @@ def choose_temperature(model: torch.nn.Module, L: torch.Tensor, ab: torch.Tensor
     sq, colour, db = (torch.zeros(len(temperatures), dtype=torch.float64, device=L.device) for _ in range(3))
     truth, gray, gray_db = (torch.zeros((), dtype=torch.float64, device=L.device) for _ in range(3))
 
-    def psnr_sum(err):  # each image's ab PSNR (peak 1, floored as the objective's term), summed
-        return -10 * torch.log10(err.double().pow(2).flatten(1).mean(1) + PSNR_FLOOR).sum()
-
     def rgb_of(L_, ab_):
         return (lab_to_rgb(denormalize_lab(L_, ab_)) * 255).round()
 
@@ -232,13 +236,13 @@ def choose_temperature(model: torch.nn.Module, L: torch.Tensor, ab: torch.Tensor
             raw = model.raw(x)  # channels last: pixel-major scores, no copy in annealed_means
             truth += colorfulness(rgb_of(Lb, abb)).double().sum()
             gray += abb.double().pow(2).sum()
-            gray_db += psnr_sum(abb)
+            gray_db += ab_psnr(abb.double()).sum()
             for j, pred in enumerate(annealed_means(raw, dec.bins, temperatures)):
                 if dec.upsample > 1:  # as the decoder does
                     pred = F.interpolate(pred, scale_factor=dec.upsample, mode="bilinear", align_corners=False)
                 pred = pred[..., :H, :W]
                 sq[j] += (pred - abb).double().pow(2).sum()
-                db[j] += psnr_sum(pred - abb)
+                db[j] += ab_psnr((pred - abb).double()).sum()
                 colour[j] += colorfulness(rgb_of(Lb, pred)).double().sum()
     n, per_image = len(L), ab[0].numel() / AB_SCALE**2
     truth, gray, gray_db = truth.item() / n, gray.item() / (n * per_image), gray_db.item() / n
@@ -387,8 +391,8 @@ class Classification(Objective):
         if self.mse_weight or self.psnr_weight:
             pred = annealed_mean(raw, self.bins, self.temperature, self.head_stride)  # as the decoder does
             H, W = full_ab.shape[-2:]
-            per_image = (pred[..., :H, :W] - full_ab).pow(2).flatten(1).mean(1)  # (B,) in (ab/128)^2
-            loss = loss + self.mse_weight * per_image.mean()
-            if self.psnr_weight:  # -PSNR with peak 1; the floor keeps a gray image from ruling the batch
-                loss = loss + self.psnr_weight * 10 * torch.log10(per_image + PSNR_FLOOR).mean()
+            err = pred[..., :H, :W] - full_ab
+            loss = loss + self.mse_weight * err.pow(2).mean()
+            if self.psnr_weight:  # the floor keeps a gray image from ruling the batch
+                loss = loss - self.psnr_weight * ab_psnr(err).mean()
         return loss
