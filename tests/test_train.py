@@ -11,7 +11,7 @@ import torch
 from safetensors.torch import load_file
 
 from colorbench.data import load_dataset
-from colorbench.models import load_model
+from colorbench.models import create_model, load_model
 from colorbench.augment import flips_and_turns as augment
 from colorbench.config import TrainConfig, preset_train as preset
 from colorbench.objectives import Objective
@@ -209,7 +209,6 @@ def test_deterministic_runs_are_bitwise_equal_and_single_threaded(tmp_path, samp
 def test_pretrained_encoder_initialises_the_colorizer(tmp_path, sample):
     """init=pretrain: the encoder is trained on the training split's labels first, then copied in."""
     kw = dict(dataset=sample, progress=False, log=lambda *_: None)
-    from colorbench.models import create_model
     from colorbench.persist import read_header
     from colorbench.pretrain import load_encoder
 
@@ -418,3 +417,33 @@ def test_cosine_schedule_decays_to_zero_by_the_last_step(tmp_path, sample):
     assert state["optimizer"]["param_groups"][0]["lr"] == pytest.approx(2e-3 * (1 + math.cos(math.pi * 15 / 16)) / 2)
     constant = train(TrainConfig(**{**TINY, "lr": 2e-3}), tmp_path / "constant", **kw)
     assert whole["history"][-1]["train_loss"] != constant["history"][-1]["train_loss"]
+
+
+def test_a_deeper_photo_unet_goes_on_from_shallower_weights_as_the_same_function(tmp_path, sample):
+    """--blocks more than the --init weights have: the new residual blocks start as the identity, so the
+    grown network colours exactly as the weights did; fewer blocks, or blocks on a model without them, is one line."""
+    from colorbench.train import _warm_start
+
+    kw = dict(dataset=sample, progress=False, log=lambda *_: None)
+    cfg = TrainConfig(**{**TINY, "model": "photo_unet", "width": 4, "epochs": 1, "train_limit": 64,
+                         "loss": "classification", "head_stride": 4})
+    train(cfg, tmp_path / "a", **kw)
+    shallow, info = load_model(tmp_path / "a")  # its T chosen on the validation split, and said so in its spec
+    assert shallow.spec["objective"]["kwargs"]["temperature"] == info["decoding"]["chosen"] \
+        == pytest.approx(float(shallow.decode.temperature))
+    deep_cfg = TrainConfig(**{**cfg.__dict__, "blocks": 2, "init": str(tmp_path / "a")})
+    warm, _ = _warm_start(deep_cfg, None)
+    deep = create_model("photo_unet", shallow.spec["objective"], width=4, blocks=2)
+    assert set(deep.state_dict()) - set(warm) and all(".blocks." in k for k in set(deep.state_dict()) - set(warm))
+    deep.load_state_dict({**deep.state_dict(), **warm})
+    x = torch.rand(3, 1, 32, 48)
+    with torch.no_grad():
+        assert torch.equal(deep.eval()(x), shallow(x))
+    train(deep_cfg, tmp_path / "b", **kw)  # and it trains, its blocks recorded with the weights
+    grown, _ = load_model(tmp_path / "b")
+    assert grown.spec["kwargs"] == {"width": 4, "blocks": 2}
+    assert grown.net.bottleneck.blocks[1].body[-1].weight.abs().max() > 0  # the new blocks learn
+    with pytest.raises(ValueError, match="weights with 2 residual blocks, this run asks for 1"):
+        train(TrainConfig(**{**deep_cfg.__dict__, "blocks": 1, "init": str(tmp_path / "b")}), tmp_path / "c", **kw)
+    with pytest.raises(ValueError, match="--blocks: cnn has no residual blocks"):
+        train(TrainConfig(**{**TINY, "blocks": 1}), tmp_path / "d", **kw)

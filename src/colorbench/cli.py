@@ -104,6 +104,8 @@ def train_help() -> dict[str, str]:
     return {
         "model": f"the network: {', '.join(list_models())} (colorbench models describes them)",
         "width": "the network's width (channels of its first level); 0: the model's own (64 for the study's models)",
+        "blocks": "photo_unet: residual blocks at the bottleneck, 0: none; more than the --init weights have: the new "
+                  "ones start as the identity (a deeper network going on from a shallower one)",
         "in_channels": "channels the network sees: 1 is L; more are L then channels left for later inputs "
                        "(colour hints, a previous frame), zeros for now",
         "hints": "train with simulated colour hints (needs --in-channels 4: L, hint ab, hint mask): per image none "

@@ -8,6 +8,7 @@ A compare runs *arms*: a model name, optionally with training fields changed, wr
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from dataclasses import dataclass, field, fields
 
 
@@ -41,6 +42,7 @@ def _marked(default, *marks: str):
 class TrainConfig:
     model: str = "cnn"
     width: int = 0  # 0: the model's own default width (64 for the study's models)
+    blocks: int = 0  # photo_unet: residual blocks at the bottleneck (0: none); more than --init's weights: grown
     in_channels: int = 1  # what the network sees: L, then channels inputs.network_input fills (zeros for now)
     hints: bool = False  # train with simulated colour hints (in_channels 4: L, hint ab, mask; inputs.simulate_hints)
     loss: str = "mse"  # objectives registry: mse (the study's), l1, ssim, classification
@@ -134,7 +136,7 @@ def _replace(cfg: TrainConfig, changes: dict) -> TrainConfig:
 def validate(cfg: TrainConfig) -> TrainConfig:
     """Every value checked before anything is created: a bad one is one clear line."""
     from .augment import AUGMENTATIONS
-    from .models import list_models
+    from .models import MODELS, list_models
     from .objectives import OBJECTIVES, list_objectives
 
     if cfg.model not in list_models():
@@ -150,13 +152,16 @@ def validate(cfg: TrainConfig) -> TrainConfig:
     for name in ("epochs", "batch_size", "eval_batch_size", "in_channels"):
         if getattr(cfg, name) < 1:
             raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(cfg, name)}")
-    for name in ("train_limit", "val_limit", "threads", "size", "width"):
+    for name in ("train_limit", "val_limit", "threads", "size", "width", "blocks"):
         if getattr(cfg, name) < 0:
             raise UsageError(f"--{name.replace('_', '-')} must be 0 or more, got {getattr(cfg, name)}")
     if not 0 < cfg.val_fraction < 1:
         raise UsageError(f"--val-fraction must be between 0 and 1, got {cfg.val_fraction}")
     if not cfg.lr > 0:
         raise UsageError(f"--lr must be positive, got {cfg.lr}")
+    deepens = [m for m in list_models() if "blocks" in inspect.signature(MODELS[m]).parameters]
+    if cfg.blocks and cfg.model not in deepens:
+        raise UsageError(f"--blocks: {cfg.model} has no residual blocks to add; only {', '.join(deepens)} has")
     if cfg.hints and cfg.in_channels != 4:
         raise UsageError(f"--hints needs --in-channels 4 (L, hint ab, hint mask), got {cfg.in_channels}")
     if cfg.schedule not in ("constant", "cosine"):

@@ -55,7 +55,8 @@ def pretrain_encoder(cfg: TrainConfig, data, path: Path, device: torch.device, p
     if n_classes < 2:
         raise ValueError(f"{ds.source}: pretraining classifies images by class, and this data has only one class")
     torch.manual_seed(cfg.seed + 10_000)  # its own stream: the colorizer's init is untouched
-    model = create_model(cfg.model, in_channels=cfg.in_channels, width=cfg.width or None).to(device)
+    model = create_model(cfg.model, in_channels=cfg.in_channels, width=cfg.width or None,
+                         blocks=cfg.blocks or None).to(device)
     classifier = nn.Linear(model.encoder_channels, n_classes).to(device)
     params = list(model.parameters()) + list(classifier.parameters())
     opt = torch.optim.Adam(params, lr=cfg.lr)

@@ -132,7 +132,8 @@ def objective_for(cfg: TrainConfig) -> Objective:
 
 def _warm_start(cfg: TrainConfig, state: dict | None) -> tuple[dict[str, torch.Tensor] | None, Path | None]:
     """The tensors of `cfg.init` when it names whole weights (not a pretrained encoder): a new run that
-    starts where they stopped. They must be this model, width and objective; else one line."""
+    starts where they stopped. They must be this model, width and objective (with as many --blocks or fewer:
+    the new ones start as the identity); else one line."""
     if state is not None or not cfg.init or cfg.init == "pretrain":
         return None, None
     path = Path(cfg.init)
@@ -143,7 +144,7 @@ def _warm_start(cfg: TrainConfig, state: dict | None) -> tuple[dict[str, torch.T
         return None, None
     spec = info.get("model") or {}
     probe = create_model(cfg.model, objective_from_spec(spec.get("objective")), cfg.in_channels,
-                         width=cfg.width or None)
+                         width=cfg.width or None, blocks=cfg.blocks or None)
     want = {k: v.shape for k, v in probe.state_dict().items()}
     inputs = (spec.get("kwargs") or {}).get("in_channels", 1)
     if spec.get("name") == cfg.model and inputs < cfg.in_channels:  # e.g. L -> L + hints: new inputs start at 0
@@ -151,12 +152,25 @@ def _warm_start(cfg: TrainConfig, state: dict | None) -> tuple[dict[str, torch.T
     elif spec.get("name") == cfg.model and inputs != cfg.in_channels:
         raise UsageError(f"{cfg.init}: weights of a network seeing {inputs} input channels, this run's sees "
                          f"{cfg.in_channels} (--in-channels); go on from weights with the same inputs")
+    blocks = (spec.get("kwargs") or {}).get("blocks", 0)
+    if spec.get("name") == cfg.model and isinstance(blocks, int) and blocks < cfg.blocks:
+        # deeper than the weights: the new residual blocks keep their own start, the identity (the model's init)
+        want = {k: v for k, v in want.items() if not _new_block(k, blocks)}
+    elif spec.get("name") == cfg.model and blocks != cfg.blocks:
+        raise UsageError(f"{cfg.init}: weights with {blocks} residual blocks, this run asks for {cfg.blocks} "
+                         "(--blocks); go on from weights with as many blocks or fewer")
     if (spec.get("name") != cfg.model or (spec.get("objective") or {"name": "mse"})["name"] != cfg.loss
             or {k: v.shape for k, v in tensors.items()} != want):
         raise UsageError(f"{cfg.init}: weights of {spec.get('name')!r} {spec.get('kwargs', {})}, not of this "
                          f"--model {cfg.model} --width {cfg.width or 'default'} --loss {cfg.loss}; go on from weights "
                          "of the same model, width and objective")
     return {k: v.float() if v.dtype == torch.float16 else v for k, v in tensors.items()}, path
+
+
+def _new_block(key: str, blocks: int) -> bool:
+    """Whether a tensor name belongs to a residual block past the first `blocks` (`photo_unet`'s bottleneck)."""
+    parts = key.split(".")
+    return any(a == "blocks" and b.isdigit() and int(b) >= blocks for a, b in zip(parts, parts[1:]))
 
 
 def _rng_state(g: torch.Generator) -> dict:
@@ -266,7 +280,8 @@ def _train_loop(cfg: TrainConfig, out: Path, state: dict | None, data: Prepared,
     else:  # what it learnt travels with the weights it goes on from
         objective.restore(start_from)
     torch.manual_seed(cfg.seed)
-    model = create_model(cfg.model, objective, cfg.in_channels, width=cfg.width or None).to(device)
+    model = create_model(cfg.model, objective, cfg.in_channels, width=cfg.width or None,
+                         blocks=cfg.blocks or None).to(device)
     params, flops = count_params(model), forward_flops(model, data.train.shape[-1])
     asked = "channels_last" if cfg.deterministic and cfg.memory_format == "auto" else cfg.memory_format  # same anywhere
     layout = resolve_memory_format(asked, model, network_input(data.train[: cfg.batch_size].float(),
@@ -295,7 +310,7 @@ def _train_loop(cfg: TrainConfig, out: Path, state: dict | None, data: Prepared,
         pretext = state.get("pretext")
         log(f"resuming {out} after epoch {start}")
     elif warm is not None:
-        model.load_state_dict(warm)
+        model.load_state_dict({**model.state_dict(), **warm})  # blocks the weights lack (--blocks) keep their start
         pretext = {"weights": str(warm_path), "sha256": sha256_file(warm_path)}
         log(f"{cfg.model}: going on from the weights in {cfg.init}")
     elif cfg.init:
