@@ -357,8 +357,7 @@ class Classification(Objective):
             return None
         decoding = choose_temperature(model, val[:, :1], val[:, 1:], batch_size=batch_size)
         self.temperature = round(float(model.decode.temperature), 6)  # so the weights' spec names the T they decode at
-        if isinstance(getattr(model, "spec", None), dict) and model.spec:
-            model.spec = {**model.spec, "objective": self.spec()}
+        model.spec = {**model.spec, "objective": self.spec()}
         log(f"annealed-mean T = {decoding['chosen']} chosen on the validation split")
         return decoding
 
