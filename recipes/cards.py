@@ -102,11 +102,11 @@ def photo_card(photos: list[dict], photo_set: Path, recipe_time: str, stages: li
             "leaving a photo gray even when the colorized photo looks better. Look at the gallery.",
             "Faces and people are a small part of its data; old photos with scratches, sepia toning or strong grain "
             "are unlike anything it saw.",
-            "Seen in its gallery: skies and water come out blue and foliage green, with less of the green that stage 1 "
-            "spread onto roads and gravel; strongly coloured objects (clothes, a red cup, a snake's bands) come out "
-            "brown, beige or pale. On the held-out photos it now beats leaving them gray on PSNR (ImageNet and "
-            "MiniPlaces) and on CIEDE2000 for the scenes, but not on CIEDE2000 for ImageNet, and at about half the "
-            "truth's colourfulness: more training stages are planned.",
+            "Seen in its gallery: skies and water come out blue and foliage green; sand, gravel and rock mostly stay "
+            "beige or gray, though a road under a blue sky can still turn green; skin comes out warm. Strongly coloured "
+            "objects (an orange spacesuit, a red cup, a snake's bands) come out pinkish, brown or pale. On the held-out "
+            "photos it beats leaving them gray on PSNR and SSIM (ImageNet and MiniPlaces) and on CIEDE2000 for the "
+            "scenes, not for ImageNet, at about half the truth's colourfulness: more training stages are planned.",
         ],
         "recipe": "bash recipes/photo-weights.sh",
         "recipe_time": recipe_time,
@@ -157,7 +157,8 @@ def hint_table(r: dict, this: str = "hints") -> dict:
 def hints_card(photos: list[dict], recipe_time: str, stages: list[str]) -> dict:
     return {
         "title": "photos, in colour, with colour hints",
-        "summary": "The photo weights (`default`) fine-tuned to take colour hints as well as the gray photo: L, the "
+        "summary": "The first photo weights (stage 1 of the shallow chain, `default` until 2026-11-30) fine-tuned to "
+                   "take colour hints as well as the gray photo: L, the "
                    "hints' ab (ab/128, 0 where there is none) and a hint mask (Zhang, Zhu, Isola et al., SIGGRAPH "
                    "2017). `colorize --hints`/`--hint`, `colorbench.colorize(img, hints=...)` and the points of "
                    "`colorbench serve` use them; without hints `colorize` keeps the default weights.",
@@ -165,7 +166,7 @@ def hints_card(photos: list[dict], recipe_time: str, stages: list[str]) -> dict:
                 "and b, 100,000 in stage c, all of them in stage d, 64x64, each "
                 "given simulated hints per batch: none for a quarter of them, else a geometric number of points "
                 "(p = 1/8), each the mean true ab of a 1-9 px square at a random place; annealed-mean T kept at the photo "
-                "weights' 0.38. Four stages: (a) from the photo weights (stage 1), 2 epochs, batch 32, Adam lr 3e-4 on "
+                "weights' 0.38. Four stages: (a) from the shallow chain's stage 1 (sha256 `4e1a510b0a0f`), 2 epochs, batch 32, Adam lr 3e-4 on "
                 "a cosine planned for 4 epochs and stopped after 2 for time (validation loss 0.01199, then 0.01260); "
                 "(b) 1 epoch, batch 8 (four times the steps, for the zero-started hint weights), lr 1e-3, cosine to 0; "
                 "(c) from b, 100,000 photos, batch 32, lr 5e-4, cosine to 0 (validation loss without hints 0.01216, "
@@ -182,8 +183,8 @@ def hints_card(photos: list[dict], recipe_time: str, stages: list[str]) -> dict:
             "and a blue backdrop reddish; gray points on the backdrop held it back only partly).",
             "A hint sets chroma only: the photo keeps its lightness, so a light colour asked on a dark area comes out "
             "dark.",
-            "Without hints these weights are the photo weights after further training with hints; `colorize` uses "
-            "the default weights when no hints are given.",
+            "Without hints these weights are the first photo weights after further training with hints, not today's "
+            "`default`; `colorize` uses the default weights when no hints are given.",
         ],
         "recipe": "bash recipes/hint-weights.sh",
         "recipe_time": recipe_time,

@@ -1,20 +1,22 @@
 #!/usr/bin/env bash
 # Rebuilds src/colorbench/weights/colorbench-hints.safetensors (the photo weights, widened to take colour hints:
-# L, hint ab, hint mask) and its MODEL_CARD.md section, from the photo weights and their photo set
-# (recipes/photo-weights.sh builds both):
+# L, hint ab, hint mask) and its MODEL_CARD.md section, from the shallow photo chain's stage 1 and the photo set
+# (`CHAIN=shallow STAGES=1 bash recipes/photo-weights.sh` builds both):
 #   bash recipes/hint-weights.sh                  train the stages not yet done, evaluate, package
 #   TRAIN_ONLY=1 bash recipes/hint-weights.sh     train only
 # Interrupted? Run it again: a finished stage is not retrained, a cut one resumes.
 #
-# The shipped file came from the photo weights of stage 1 (sha256 4e1a510b0a0f..., MODEL_CARD.md's `default`
-# stages); the new input weights start at zero, so with no hints it starts as exactly those weights.
+# The shipped file came from the photo weights of the shallow chain's stage 1 (sha256 4e1a510b0a0f..., `default`
+# until 2026-11-30; today's `default` is the deep chain, with residual blocks this file does not have); the new input
+# weights start at zero, so with no hints it starts as exactly those weights.
 # As run for the shipped file, stage a was planned for 4 epochs and stopped after 2 (so its cosine only fell to
 # half of 3e-4); this recipe runs 2 epochs whose cosine ends at 0: close, not the same bits.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SET=${SET:-runs/photo-set}
 RUNS=${RUNS:-runs/hint-stages}
-FROM=${FROM:-src/colorbench/weights/colorbench-default.safetensors}
+FROM=${FROM:-runs/photo-stages/stage1/model.safetensors}
+[ -e "$FROM" ] || { echo "hint-weights: $FROM not found: run CHAIN=shallow STAGES=1 bash recipes/photo-weights.sh first (68 min on 2 cores), or set FROM" >&2; exit 2; }
 DEST=src/colorbench/weights/colorbench-hints.safetensors
 COUNTS=(0 1 2 5 10 20 50 100)
 

@@ -97,5 +97,6 @@ def test_a_card_lists_the_stages_its_weights_were_trained_in(tmp_path):
                                                      "config": {}, "val_loss": 0.01})
     text = model_card({"x": path})
     assert "### Stages" in text
+    assert "the `cnn` model (width 4, 1 parameters, fp16" in text  # the model's options, as a rebuild needs them
     assert "| 1 | scratch | 1,000 photos (64 px) | 2 | 0.001 | 10 min | 3 | CPU: test, 2 threads, fp32 | 0.01230 | `aaaaaaaaaaaa` |" in text
     assert "| 2 | `aaaaaaaaaaaa` | 1,000 photos (64 px) | 2 | 0.0003 |" in text and "`bbbbbbbbbbbb`" in text

@@ -62,8 +62,9 @@ def _section(name: str, path: Path, info: dict) -> list[str]:
     cfg = asdict(TrainConfig.from_dict(info.get("config", {})))  # older configs in today's words
     objective = (spec.get("objective") or {"name": "mse"})["name"]
     size_mb = path.stat().st_size / 2**20
+    options = "".join(f"{k} {v}, " for k, v in spec.get("kwargs", {}).items())  # e.g. width 16, blocks 8
     lines = [f"## {name}: {card['title']}", "",
-             f"`{path.name}`: the `{spec['name']}` model ({info['params']:,} parameters, fp16, {size_mb:.1f} MB), "
+             f"`{path.name}`: the `{spec['name']}` model ({options}{info['params']:,} parameters, fp16, {size_mb:.1f} MB), "
              f"trained with the `{objective}` objective by colorbench {info.get('version', 'before 0.2')}; "
              f"`colorize` gives it L at a short side of {info['recommended_size']} pixels (`--size`). "
              + card["summary"], "",
