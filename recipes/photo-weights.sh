@@ -61,13 +61,8 @@ stage() {  # stage N, then its own options; stage N > 1 goes on from stage N-1's
   [ -e "$RUNS/stage$n/metrics.json" ] && return 0   # finished: never retrained
   colorbench train "${COMMON[@]}" "${from[@]}" --out "$RUNS/stage$n" --resume "$@"
 }
-if [ "$CHAIN" = shallow ]; then  # the chain shipped until 2026-12-01, kept for the hint weights' start
-  stage 1 --epochs 2 --lr 1e-3
-  stage 2 --epochs 3 --lr 3e-4 --schedule cosine --psnr-weight 0.1
-  exit 0
-fi
-# The shallow chain's history, which chose the deep chain's options:
-# Its stage 2 added --psnr-weight 0.1 (each image's -PSNR of the decoded ab: the photo set's mean PSNR is ruled by its
+# The shallow chain's history, which chose the deep chain's options (its stages are at the end, beside the deep
+# chain's): its stage 2 added --psnr-weight 0.1 (each image's -PSNR of the decoded ab: the photo set's mean PSNR is ruled by its
 # dullest photos, where stage 1 lost 3.9 dB against gray). Chosen on cheap runs from stage 1 (50,000 photos, lr 3e-4
 # cosine), on 96 training-side ImageNet photos at full size, PSNR / CIEDE2000 / colourfulness: no term 22.09 / 12.68
 # / 64%, the term 22.72 / 11.63 / 44% (gray 22.35 / 11.09). An earlier stage 2 without it (2026-11-30, cut at
@@ -101,9 +96,14 @@ fi
 # Objects only (the same run on train/objects of the set, hard-linked into a set of its own: 61,433 mini-ImageNet and
 # ImageNet crops, 50,000 of them): 22.70 / 11.58 / 45% on the same 96 photos, CIEDE2000 0.11 lower: a lead for a data
 # stage, not yet tried on a full stage.
-stage 1 --epochs 4 --lr 1e-3 --schedule cosine --psnr-weight 0.1
+if [ "$CHAIN" = deep ]; then
+  stage 1 --epochs 4 --lr 1e-3 --schedule cosine --psnr-weight 0.1
+else
+  stage 1 --epochs 2 --lr 1e-3
+fi
 stage 2 --epochs 3 --lr 3e-4 --schedule cosine --psnr-weight 0.1
-[ -z "${TRAIN_ONLY:-}" ] || exit 0
+# the shallow chain is rebuilt only as the hint weights' start: it is never packaged again
+[ -z "${TRAIN_ONLY:-}" ] && [ "$CHAIN" = deep ] || exit 0
 DONE=()
 for n in $(seq 1 "$STAGES"); do DONE+=("$RUNS/stage$n"); done
 LAST=${DONE[-1]}
