@@ -198,6 +198,20 @@ def test_layout_folder_tar_and_zip_agree(tmp_path, empty_cache):
             assert ka == kb
 
 
+def test_classes_keep_only_those_folders_relabelled(tmp_path, empty_cache):
+    root = layout_folder(tmp_path / "imgs")
+    ds = load_dataset(root, progress=False)
+    only = data.select_classes(ds, f"{CLASSES[2]}, {CLASSES[0]}")  # in the order given
+    assert only.classes == [CLASSES[2], CLASSES[0]]
+    for split, part in ((ds.train, only.train), (ds.test, only.test)):
+        for new, old in ((0, 2), (1, 0)):
+            assert torch.equal(part.images[part.labels == new], split.images[split.labels == old])
+        assert len(part) == (split.labels != 1).sum()
+    assert data.select_classes(ds, "") is ds
+    with pytest.raises(DataError, match=r"no class 'cars' \(its classes: " + ", ".join(CLASSES)):
+        data.select_classes(ds, "cars")
+
+
 def test_flat_folder_is_one_class_cropped_to_size(tmp_path, empty_cache):
     root = tmp_path / "photos"
     root.mkdir()

@@ -16,6 +16,7 @@ from colorbench.augment import flips_and_turns as augment
 from colorbench.config import TrainConfig, preset_train as preset
 from colorbench.objectives import Objective
 from colorbench.train import TrainingError, train
+from helpers import colorbench_cli
 
 # width 8: what these tests check (seeds, folders, resumes, checkpoints) holds at any width, at 1/60 of the FLOPs
 TINY = dict(data="sample", train_limit=256, epochs=2, batch_size=32, eval_batch_size=200, width=8)
@@ -103,6 +104,22 @@ def test_never_overwrites_another_run(tmp_path, sample):
     with pytest.raises(TrainingError, match="not a colorbench run folder"):
         train(TrainConfig(**TINY), tmp_path / "mine", overwrite=True, **kw)
     assert (tmp_path / "mine" / "thesis.txt").read_text() == "precious"
+
+
+def test_classes_train_on_those_folders_only(tmp_path, sample):
+    only = [sample.classes.index("cat"), sample.classes.index("ship")]
+    r = colorbench_cli("train", "--data", "sample", "--classes", "cat,ship", "--width", "8", "--epochs", "1",
+                       "--val-fraction", "0.5", "--out", tmp_path / "r", "--quiet")
+    assert r.returncode == 0, r.stderr
+    m = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    assert m["train_images"] + m["val_images"] == sum(int((sample.train.labels == c).sum()) for c in only)
+    assert json.loads((tmp_path / "r" / "config.json").read_text())["classes"] == "cat,ship"
+    r = colorbench_cli("evaluate", tmp_path / "r")  # on the test images of those classes only
+    n_test = sum(int((sample.test.labels == c).sum()) for c in only)
+    assert r.returncode == 0 and f"on {n_test:,} test images" in r.stdout, r.stdout + r.stderr
+    r = colorbench_cli("train", "--data", "sample", "--classes", "cats", "--out", tmp_path / "bad")
+    assert r.returncode != 0 and r.stderr.count("\n") == 1 and "no class 'cats'" in r.stderr, r.stderr
+    assert not (tmp_path / "bad").exists()
 
 
 def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, sample):

@@ -122,6 +122,8 @@ def train_help() -> dict[str, str]:
                 "first), or go on from weights of this model (a run folder or .safetensors); none: random weights",
         "pretrain_epochs": "with --init pretrain: epochs of the pretext task (classifying the training split)",
         "data": "'cifar10' (downloaded once), 'sample' (shipped, 2,500 images), or a path (README: Data)",
+        "classes": "use only these classes (folders) of the data, comma-separated, e.g. 'objects' of a photo set; "
+                   "none: all",
         "size": "crop and resize images to SIZE x SIZE; 0: the source's own size",
         "epochs": "passes over the training split",
         "batch_size": "images per step (the global batch over all processes)",

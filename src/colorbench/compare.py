@@ -38,7 +38,7 @@ from .models import load_model
 from .persist import ReadError, claim_folder, load_tensors, read_header, read_json, save_tensors, write_json
 from .stats import mean_ci, paired_table
 from .study import STUDY
-from .train import TrainingError, run_name, run_threads, split_indices, train
+from .train import TrainingError, load_config_data, run_name, run_threads, split_indices, train
 
 PAIRED_METRICS = ["ab_mse", "psnr", "ssim", "ciede2000"]  # every pair of arms
 AGAINST_FIRST = ["ab_mse", "colorfulness", "ciede2000", "auc"]  # every arm against the first (directions)
@@ -101,7 +101,7 @@ def compare(cfg: CompareConfig, train_overrides: dict, out: Path, resume: bool =
     out = Path(out)
     base = preset_train(cfg.preset, **train_overrides)
     arms, continuing = check_before_start(cfg, base, out, resume)
-    ds = load_dataset(base.data, size=base.size or None, progress=progress)  # bad data fails before mkdir
+    ds = load_config_data(base, progress)  # bad data fails before mkdir
     test = ds.test_subset(cfg.test_limit)
     train_idx, val_idx = split_indices(base, ds)
     device = resolve_device(base.device)
@@ -241,7 +241,7 @@ def _worker_start(threads: int) -> None:
 
 
 def _worker_run(cfg: TrainConfig, folder: Path, test_limit: int, resume: bool) -> None:
-    ds = load_dataset(cfg.data, size=cfg.size or None, progress=False)  # from the cache the parent wrote
+    ds = load_config_data(cfg, progress=False)  # from the cache the parent wrote
     run_one(cfg, folder, ds, ds.test_subset(test_limit), resume=resume, progress=False, log=lambda *_: None)
 
 

@@ -55,6 +55,7 @@ class TrainConfig:
     init: str = ""  # a pretrained encoder (`colorbench pretrain`'s file, or "pretrain"), or weights of this model to go on from
     pretrain_epochs: int = 3  # init "pretrain": epochs of the pretext task (classifying the training split)
     data: str = _marked("cifar10", SAME_FOR_ARMS)  # "cifar10", "sample", or a path (see data.load_dataset)
+    classes: str = _marked("", SAME_FOR_ARMS)  # comma-separated class folders of the data to use; empty: all
     size: int = _marked(0, SAME_FOR_ARMS)  # 0: the source's own size; else crop/resize to size x size
     epochs: int = _marked(10, RESUMABLE)
     batch_size: int = 64

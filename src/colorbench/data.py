@@ -26,7 +26,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 
@@ -504,6 +504,29 @@ def load_dataset(source: str | os.PathLike = "cifar10", size: int | None = None,
         _save_cache(ds, cache_file)
         ds.cache_file = cache_file
     return ds
+
+
+def select_classes(ds: Dataset, names: str) -> Dataset:
+    """Only the classes in `names` (comma-separated folder names, e.g. "objects"; empty: all), relabelled
+    0..k-1 in the order given, in both splits: a run on part of a source without a copy of it."""
+    wanted = [n.strip() for n in names.split(",") if n.strip()]
+    if not wanted:
+        return ds
+    missing = [n for n in wanted if n not in ds.classes]
+    if missing:
+        raise DataError(f"{ds.source}: no class '{missing[0]}' (its classes: {', '.join(ds.classes)}); "
+                        "pass --classes with some of those")
+    old = torch.tensor([ds.classes.index(n) for n in wanted])
+    new_label = torch.full((len(ds.classes),), -1, dtype=torch.long)
+    new_label[old] = torch.arange(len(wanted))
+
+    def keep(split: Split) -> Split:
+        lab = new_label[split.labels]
+        idx = (lab >= 0).nonzero().squeeze(1)
+        return Split(split.images[idx], lab[idx])
+
+    return replace(ds, classes=wanted, train=keep(ds.train), test=keep(ds.test),
+                   notes=[*ds.notes, f"classes kept: {', '.join(wanted)} of {', '.join(ds.classes)}"])
 
 
 # ---------------------------------------------------------------------------------------------

@@ -252,7 +252,7 @@ def evaluate_checkpoint(path, data: str | None = None, test_limit: int = 0, devi
                         precision: str = "auto", progress: bool = True) -> dict:
     """`colorbench evaluate`: the compare metrics for one trained model on its data's test set, with
     the gray baseline on the same images so a reader sees what the model adds."""
-    from .data import load_dataset
+    from .data import load_dataset, select_classes
     from .models import load_model
 
     dev = resolve_device(device)
@@ -261,6 +261,7 @@ def evaluate_checkpoint(path, data: str | None = None, test_limit: int = 0, devi
     cfg = info.get("config") or {}
     source = data or cfg.get("data") or "cifar10"
     ds = load_dataset(source, size=cfg.get("size") or None, progress=progress)
+    ds = select_classes(ds, cfg.get("classes", "") if source == cfg.get("data") else "")
     test = ds.test_subset(test_limit)
     r = evaluate(model_predictor(model, dev, prec), test.images, test.labels, ds.classes, device=dev)
     r.pop("per_image")

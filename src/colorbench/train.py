@@ -28,7 +28,7 @@ from . import __version__
 from .augment import epoch_batches, get_augment
 from .color import uint8_to_lab
 from .config import RESUMABLE_CHANGES, TrainConfig, UsageError, validate
-from .data import Dataset, load_dataset, stratified_split
+from .data import Dataset, load_dataset, select_classes, stratified_split
 from .distributed import SINGLE, World, check_batch, world_from_env
 from .hardware import autocast, device_name, resolve_device, resolve_memory_format, resolve_precision
 from .inputs import widen_inputs
@@ -72,6 +72,11 @@ def to_lab(images: torch.Tensor, device: torch.device, chunk: int = 8192) -> tor
     return out
 
 
+def load_config_data(cfg: TrainConfig, progress: bool = True) -> Dataset:
+    """The data a config names: its source at its size, only its classes."""
+    return select_classes(load_dataset(cfg.data, size=cfg.size or None, progress=progress), cfg.classes)
+
+
 def split_indices(cfg: TrainConfig, ds: Dataset) -> tuple[torch.Tensor, torch.Tensor]:
     """(train, validation) indices into the dataset's training split: the seeded stratified split,
     then the preset's stratified subsets. `compare` uses the same function, so what it records is
@@ -100,7 +105,7 @@ class Prepared:
 
 
 def prepare(cfg: TrainConfig, device: torch.device, dataset: Dataset | None = None, progress: bool = True) -> Prepared:
-    ds = dataset or load_dataset(cfg.data, size=cfg.size or None, progress=progress)
+    ds = dataset or load_config_data(cfg, progress)
     train_idx, val_idx = split_indices(cfg, ds)
     return Prepared(to_lab(ds.train.images[train_idx], device), to_lab(ds.train.images[val_idx], device),
                     train_idx, val_idx, ds)
