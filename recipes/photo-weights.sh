@@ -109,6 +109,13 @@ stage() {  # stage N, then its own options; stage N > 1 goes on from stage N-1's
 # the scenes, even on ImageNet: six passes over mini-ImageNet's 100 classes fit those classes, not ImageNet's 1,000.
 # The 7-minute run's gain was a point on the trade, not a better model. Nor does averaging the weights of the six runs
 # that went on from stage 2 help (a uniform soup: 22.70 / 11.65 / 47% on the training-side photos).
+# Labels as a teacher (2026-12-01, from scratch, equal time, 136,199 photos with a label in their name: 100 mini-ImageNet
+# synsets and 100 MiniPlaces categories, hard-linked as train/<label>/ in runs/labelset; COMMON, lr 1e-3 cosine, PSNR
+# term 0.1): A, `--init pretrain --pretrain-epochs 5` (the encoder classifies the 200 labels, 636 s, 11.5% accuracy) then
+# 60,000 photos (516 s); B, 140,000 photos (1,193 s). On their validation split A wins at every T (T 0.55: ab MSE 177.5
+# against 183.2, ab PSNR 21.55 against 21.43, colour 50% against 47%); each at its own T (A 0.55, B 0.45) on the 96
+# training-side photos A gives 22.62 / 11.77 / 44% against 22.73 / 11.40 / 40%. The lead for the next chain: what
+# the labels teach (a pretext, or Iizuka et al.'s classification beside the colour), not more of the same passes.
 if [ "$CHAIN" = deep ]; then
   stage 1 --epochs 4 --lr 1e-3 --schedule cosine --psnr-weight 0.1
 else
