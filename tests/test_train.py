@@ -42,7 +42,7 @@ def test_what_a_resume_or_an_arm_may_change_is_said_by_the_fields_themselves():
 
     assert RESUMABLE_CHANGES == {"epochs", "lr", "device", "precision", "threads", "compile", "eval_batch_size",
                                  "memory_format"}
-    assert ARM_FIXED == {"seed", "data", "size", "val_fraction", "split_seed", "device", "threads", "val_limit"}
+    assert ARM_FIXED == {"seed", "data", "classes", "size", "val_fraction", "split_seed", "device", "threads", "val_limit"}
 
 
 def test_augment_gives_the_eight_symmetries_of_a_square():
