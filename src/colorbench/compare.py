@@ -31,7 +31,7 @@ import torch
 from . import __version__
 from .color import gray_uint8, lab_to_uint8, uint8_to_lab
 from .config import RESUMABLE_CHANGES, CompareConfig, TrainConfig, parse_arm, preset_train, validate
-from .data import Dataset, Split, load_dataset
+from .data import Dataset, Split
 from .evaluate import METRICS, evaluate, gray_predictor, mean_ab, mean_color_predictor, model_predictor
 from .hardware import device_name, resolve_device, resolve_precision
 from .models import load_model
