@@ -62,6 +62,7 @@ def objective_words(cfg: dict, metrics: dict) -> str:
     words = cfg["loss"] + (f" (λ {cfg['rebalance']})" if cfg["loss"] == "classification" else "")
     words += f" + {cfg['mse_weight']:g} x MSE" if cfg.get("mse_weight") else ""
     words += f" + {cfg['psnr_weight']:g} x -PSNR" if cfg.get("psnr_weight") else ""
+    words += f" + {cfg['label_weight']:g} x label cross-entropy" if cfg.get("label_weight") else ""
     if (metrics.get("decoding") or {}).get("chosen"):
         words += f", T {metrics['decoding']['chosen']:g}"
     return words

@@ -31,19 +31,22 @@ def single(*args):
 
 
 @pytest.mark.slow  # seven Python processes (one run, two torchrun launches); 13 s of a 2-core suite
-def test_ddp_matches_one_process_writes_one_folder_and_resumes(tmp_path):
-    one = single(*SMALL, "--epochs", "2", "--out", tmp_path / "one")
+@pytest.mark.parametrize("term", [[], ["--label-weight", "0.5"]], ids=["colour", "with-labels"])
+def test_ddp_matches_one_process_writes_one_folder_and_resumes(tmp_path, term):
+    one = single(*SMALL, *term, "--epochs", "2", "--out", tmp_path / "one")
     assert one.returncode == 0, one.stderr
-    two = torchrun(2, *SMALL, "--epochs", "1", "--out", tmp_path / "two")
+    two = torchrun(2, *SMALL, *term, "--epochs", "1", "--out", tmp_path / "two")
     assert two.returncode == 0, two.stderr
     assert two.stdout.count("done:") == 1  # one process speaks for the run
-    resumed = torchrun(2, *SMALL, "--epochs", "2", "--out", tmp_path / "two", "--resume")
+    resumed = torchrun(2, *SMALL, *term, "--epochs", "2", "--out", tmp_path / "two", "--resume")
     assert resumed.returncode == 0, resumed.stderr
     a, b = read_json(tmp_path / "one" / "metrics.json"), read_json(tmp_path / "two" / "metrics.json")
     assert b["world_size"] == 2 and a["world_size"] == 1
     for ha, hb in zip(a["history"], b["history"], strict=True):  # same global batch, same protocol
         assert hb["train_loss"] == pytest.approx(ha["train_loss"], rel=1e-4)
         assert hb["val_loss"] == pytest.approx(ha["val_loss"], rel=1e-4)
+        if term:  # the classifier's gradients are averaged over the processes too
+            assert hb["label_accuracy"] == pytest.approx(ha["label_accuracy"], abs=0.01)
     assert sorted(p.name for p in (tmp_path / "two").iterdir() if not p.name.startswith(".")) == [
         "config.json", "log.jsonl", "metrics.json", "model.safetensors", "state.pt"]
 

@@ -6,7 +6,8 @@ import math
 import pytest
 import torch
 
-from colorbench.objectives import AB_SCALE, create_objective
+from colorbench.models import create_model
+from colorbench.objectives import AB_SCALE, LabelTerm, create_objective
 
 
 def _ab(pixels):
@@ -75,3 +76,18 @@ def test_restore_takes_back_what_fit_learnt_from_saved_weights():
     # (a, b) far from every bin have no weight at all (0/0): never a training pixel, whose own cell is a bin
     torch.testing.assert_close(again.lut_w, obj.lut_w, equal_nan=True)
     torch.testing.assert_close(again.class_weight, obj.class_weight)
+
+
+def test_label_term_classifies_the_global_context_vector():
+    """photo_unet's label term scores the vector its global context fuses back (Iizuka et al.'s design),
+    computed here by hand from the network's parts."""
+    model = create_model("photo_unet", width=4).eval()
+    term = LabelTerm(model, 3, 0.5)
+    x, labels = torch.rand(2, 1, 32, 32), torch.tensor([0, 2])
+    with torch.no_grad():
+        model.raw(x)
+        loss, hits = term.loss(labels)
+        g = model.net.bottleneck.mlp(model.net.encode(x)[-1].mean((2, 3)))
+        logits = term.classifier(g)
+    assert torch.allclose(loss, 0.5 * torch.nn.functional.cross_entropy(logits, labels))
+    assert hits == (logits.argmax(1) == labels).sum()

@@ -52,3 +52,30 @@ def test_mixed_folder_from_a_few_photos_in_a_tar_or_a_folder(tmp_path):
         assert r.returncode == 1 and "exists: choose a new folder" in r.stderr
         assert len([p for p in out.rglob("*") if p.is_file()]) == 14
     assert not list(tmp_path.glob(".*partial"))
+
+
+def test_labelset_links_the_named_crops_by_class(tmp_path):
+    names = {"objects": ["mini_imagenet-train-n01532829-n0153282900000005-0.png",
+                         "mini_imagenet-train-n01532829-n0153282900000006-0.png",
+                         "mini_imagenet-val-n01855672-n0185567200000001-0.png",  # another split: not labelled
+                         "n01440764_tench-0.png"],
+             "scenes": ["miniplaces_train-b-bowling_alley-00000766-0.png", "miniplaces_train-s-swimming_pool-indoor"
+                        "-00000003-0.png", "test-00000001-0.png"]}
+    for cls, files in names.items():
+        for f in files:
+            (tmp_path / "set" / "train" / cls).mkdir(parents=True, exist_ok=True)
+            (tmp_path / "set" / "train" / cls / f).write_bytes(f.encode())
+    r = subprocess.run([sys.executable, str(RECIPES / "labelset.py"), tmp_path / "set", tmp_path / "out"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    got = sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.png"))
+    assert got == ["test/obj-n01532829/mini_imagenet-train-n01532829-n0153282900000005-0.png",
+                   "test/scene-bowling_alley/miniplaces_train-b-bowling_alley-00000766-0.png",
+                   "test/scene-swimming_pool-indoor/miniplaces_train-s-swimming_pool-indoor-00000003-0.png",
+                   "train/obj-n01532829/mini_imagenet-train-n01532829-n0153282900000005-0.png",
+                   "train/obj-n01532829/mini_imagenet-train-n01532829-n0153282900000006-0.png",
+                   "train/scene-bowling_alley/miniplaces_train-b-bowling_alley-00000766-0.png",
+                   "train/scene-swimming_pool-indoor/miniplaces_train-s-swimming_pool-indoor-00000003-0.png"]
+    again = subprocess.run([sys.executable, str(RECIPES / "labelset.py"), tmp_path / "set", tmp_path / "out"],
+                           capture_output=True, text=True)
+    assert again.returncode != 0 and "exists" in again.stderr and again.stderr.count("\n") == 1

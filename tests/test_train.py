@@ -10,7 +10,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from colorbench.data import load_dataset
+from colorbench.data import Dataset, Split, load_dataset
 from colorbench.models import create_model, load_model
 from colorbench.augment import flips_and_turns as augment
 from colorbench.config import TrainConfig, preset_train as preset
@@ -210,6 +210,40 @@ def test_a_full_disk_during_training_is_one_line_and_a_retry_works(tmp_path, sam
     monkeypatch.undo()
     m = train(TrainConfig(**{**TINY, "epochs": 3}), tmp_path / "r", resume=True, **kw)
     assert len(m["history"]) == 3 and torch.load(tmp_path / "r" / "state.pt", weights_only=True)["epoch"] == 3
+
+
+def _dark_and_lit(n: int = 192) -> Dataset:
+    """Two classes anyone tells apart from L alone: dark images and bright ones, in random colours."""
+    labels = torch.arange(n) % 2
+    noise = torch.randint(0, 100, (n, 3, 16, 16), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    train_split = Split(noise + (150 * labels).to(torch.uint8)[:, None, None, None], labels)
+    return Dataset("dark and lit", "dark-and-lit", "0", ["dark", "lit"], train_split, train_split.take(torch.arange(8)))
+
+
+def test_label_term_learns_the_classes_resumes_and_is_not_shipped(tmp_path):
+    kw = dict(dataset=_dark_and_lit(), progress=False, log=lambda *_: None)
+    base = {**TINY, "data": "dark-and-lit", "train_limit": 0, "val_fraction": 0.25, "deterministic": True,
+            "epochs": 4, "lr": 1e-2}
+    labelled = TrainConfig(**base, label_weight=1.0)
+    m = train(labelled, tmp_path / "l", **kw)
+    plain = train(TrainConfig(**base), tmp_path / "p", **kw)
+    assert m["history"][-1]["label_accuracy"] > 0.9 and "label_accuracy" not in plain["history"][-1]
+    wl, wp = load_file(tmp_path / "l" / "model.safetensors"), load_file(tmp_path / "p" / "model.safetensors")
+    assert {k: v.shape for k, v in wl.items()} == {k: v.shape for k, v in wp.items()}  # no classifier shipped
+    assert not all(torch.equal(wl[k], wp[k]) for k in wl)  # but the term changed what was learnt
+    # stopped after epoch 2 and resumed: the classifier and its optimiser state come back, so the same bits
+    train(TrainConfig(**{**base, "epochs": 2}, label_weight=1.0), tmp_path / "r", **kw)
+    assert torch.load(tmp_path / "r" / "state.pt", weights_only=True)["label_term"]["classifier.weight"].shape == (2, 16)
+    train(labelled, tmp_path / "r", resume=True, **kw)
+    wr = load_file(tmp_path / "r" / "model.safetensors")
+    assert all(torch.equal(wl[k], wr[k]) for k in wl)
+
+
+def test_label_term_needs_two_classes(tmp_path):
+    r = colorbench_cli("train", "--data", "sample", "--classes", "cat", "--label-weight", "0.1", "--out",
+                       tmp_path / "r")
+    assert r.returncode != 0 and r.stderr.count("\n") == 1 and "has one class" in r.stderr, r.stderr
+    assert not (tmp_path / "r").exists()
 
 
 def test_deterministic_runs_are_bitwise_equal_and_single_threaded(tmp_path, sample):

@@ -117,6 +117,9 @@ def train_help() -> dict[str, str]:
         "mse_weight": "classification: add this x the MSE of the decoded ab to the cross-entropy; 0: none",
         "psnr_weight": "classification: add this x the mean over images of each one's -PSNR (dB) of the decoded ab, "
                        "which weighs an image by 1 / its error, as the mean PSNR of a photo set does; 0: none",
+        "label_weight": "add this x the cross-entropy of each training image's class (its folder), predicted by a "
+                        "linear classifier from the network's summary of the whole image (Iizuka et al. 2016), so "
+                        "the colours can use what the picture is; the classifier is not kept; 0: none",
         "ssim_weight": "ssim: weight of (1 - SSIM) beside the MSE",
         "init": "start from a pretrained encoder (a file from colorbench pretrain, or 'pretrain' to make one "
                 "first), or go on from weights of this model (a run folder or .safetensors); none: random weights",

@@ -51,6 +51,7 @@ class TrainConfig:
     head_stride: int = 1  # classification: score every n-th pixel (Zhang et al.: 4), chroma upsampled
     mse_weight: float = 0.0  # classification: + this x MSE of the decoded ab (0: cross-entropy alone)
     psnr_weight: float = 0.0  # classification: + this x each image's -PSNR of the decoded ab (dB), batch mean
+    label_weight: float = 0.0  # + this x cross-entropy of each image's class from the network's summary (Iizuka et al.)
     ssim_weight: float = 1.0  # ssim: weight of (1 - SSIM) beside the MSE
     init: str = ""  # a pretrained encoder (`colorbench pretrain`'s file, or "pretrain"), or weights of this model to go on from
     pretrain_epochs: int = 3  # init "pretrain": epochs of the pretext task (classifying the training split)
@@ -158,6 +159,8 @@ def validate(cfg: TrainConfig) -> TrainConfig:
             raise UsageError(f"--{name.replace('_', '-')} must be 0 or more, got {getattr(cfg, name)}")
     if not 0 < cfg.val_fraction < 1:
         raise UsageError(f"--val-fraction must be between 0 and 1, got {cfg.val_fraction}")
+    if not cfg.label_weight >= 0:
+        raise UsageError(f"--label-weight must be 0 or more, got {cfg.label_weight}")
     if not cfg.lr > 0:
         raise UsageError(f"--lr must be positive, got {cfg.lr}")
     deepens = [m for m in list_models() if "blocks" in inspect.signature(MODELS[m]).parameters]

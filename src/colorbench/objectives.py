@@ -398,3 +398,29 @@ class Classification(Objective):
             if self.psnr_weight:  # the floor keeps a gray image from ruling the batch
                 loss = loss - self.psnr_weight * ab_psnr(err).mean()
         return loss
+
+
+class LabelTerm(nn.Module):
+    """Iizuka, Simo-Serra & Ishikawa (2016)'s joint classification, added to any objective: a linear classifier
+    on the network's summary of the whole image (its `context` module's output, averaged over positions) learns
+    each training image's class (its folder) beside the colour, so the summary must say what the picture is and
+    every pixel's colour can use it. Training only: the weights a run writes never carry the classifier."""
+
+    def __init__(self, model: nn.Module, n_classes: int, weight: float):
+        super().__init__()
+        if model.context is None:  # a model's author names it (Colorizer's context=)
+            raise ValueError(f"--label-weight: {model.spec.get('name')} names no context module to classify from")
+        self.weight = weight
+        self.classifier = nn.Linear(model.encoder_channels, n_classes).to(next(model.parameters()).device)
+        self._seen: torch.Tensor | None = None
+        model.context.register_forward_hook(self._keep)  # the forward pass the colour loss already makes
+
+    def _keep(self, module, inputs, output) -> None:
+        self._seen = output
+
+    def loss(self, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(weight x cross-entropy, number right) for the last forward pass's images; in float32."""
+        f = self._seen.float()
+        self._seen = None
+        logits = self.classifier(f.mean((2, 3)) if f.dim() == 4 else f)
+        return self.weight * F.cross_entropy(logits, labels), (logits.argmax(1) == labels).sum()

@@ -33,7 +33,7 @@ from .distributed import SINGLE, World, check_batch, world_from_env
 from .hardware import autocast, device_name, resolve_device, resolve_memory_format, resolve_precision
 from .inputs import widen_inputs
 from .models import count_params, create_model, forward_flops, network_input, save_model
-from .objectives import OBJECTIVES, Objective, objective_from_spec
+from .objectives import OBJECTIVES, LabelTerm, Objective, objective_from_spec
 from .persist import (FolderLock, ReadError, claim_folder, load_state, load_tensors, read_json, save_state, sha256_file,
                       write_json, write_text)
 
@@ -106,6 +106,9 @@ class Prepared:
 
 def prepare(cfg: TrainConfig, device: torch.device, dataset: Dataset | None = None, progress: bool = True) -> Prepared:
     ds = dataset or load_config_data(cfg, progress)
+    if cfg.label_weight and len(ds.classes) < 2:
+        raise TrainingError(f"{ds.source}: --label-weight classifies images by their class folder, and this data "
+                            "has one class; use data in two or more class folders, or drop --label-weight")
     train_idx, val_idx = split_indices(cfg, ds)
     return Prepared(to_lab(ds.train.images[train_idx], device), to_lab(ds.train.images[val_idx], device),
                     train_idx, val_idx, ds)
@@ -294,7 +297,11 @@ def _train_loop(cfg: TrainConfig, out: Path, state: dict | None, data: Prepared,
     channels_last = layout == "channels_last"
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    term, labels = None, None  # the label term: a classifier trained beside the colour, never saved with it
+    if cfg.label_weight:
+        term = LabelTerm(model, len(data.dataset.classes), cfg.label_weight)
+        labels = data.dataset.train.labels[data.train_idx].to(device)
+    opt = torch.optim.Adam([*model.parameters(), *(term.parameters() if term else ())], lr=cfg.lr)
     g = torch.Generator(device=device).manual_seed(cfg.seed)  # shuffling and augmentation
     step_fn = torch.compile(model.raw) if cfg.compile else model.raw
     if world.active:  # gradients averaged across processes as they are computed
@@ -307,6 +314,8 @@ def _train_loop(cfg: TrainConfig, out: Path, state: dict | None, data: Prepared,
     start, train_time, pretext = 0, 0.0, None
     if state is not None:
         model.load_state_dict(state["model"])
+        if term is not None:
+            term.load_state_dict(state["label_term"])
         opt.load_state_dict(state["optimizer"])
         for group in opt.param_groups:
             group["lr"] = cfg.lr
@@ -344,19 +353,24 @@ def _train_loop(cfg: TrainConfig, out: Path, state: dict | None, data: Prepared,
         t0 = time.perf_counter()
         loss_sum = torch.zeros((), dtype=torch.float64, device=device)
         curve, seen_at_last, sum_at_last = [], 0, 0.0
+        right = torch.zeros((), dtype=torch.int64, device=device)  # the label term's correct guesses
         bar = tqdm(total=steps, desc=f"{cfg.model} s{cfg.seed} epoch {epoch}/{cfg.epochs}", unit="step",
                    disable=not progress, leave=False)
         # every process draws the shuffle and augmentation for the whole global batch: the same draws
-        for step, (_, xb) in enumerate(epoch_batches(data.train, cfg.batch_size, g, augment), 1):
+        for step, (idx, xb) in enumerate(epoch_batches(data.train, cfg.batch_size, g, augment), 1):
             global_count = len(xb)
             if world.active:
                 xb = xb.tensor_split(world.size)[world.rank]  # this process's share
+                idx = idx.tensor_split(world.size)[world.rank]
             x, L, ab = network_input(xb, cfg.in_channels, g if cfg.hints else None), xb[:, :1], xb[:, 1:]
             if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             with autocast(device, precision):
                 raw = step_fn(x)
             loss = objective.loss(raw, ab, L)  # in float32, outside autocast
+            if term is not None and len(xb):
+                extra, hits = term.loss(labels[idx])
+                loss, right = loss + extra, right + hits
             opt.zero_grad(set_to_none=True)
             if cfg.schedule == "cosine":  # a function of the step alone: a resumed run continues the same curve
                 done = ((epoch - 1) * steps + step - 1) / (cfg.epochs * steps)
@@ -366,6 +380,9 @@ def _train_loop(cfg: TrainConfig, out: Path, state: dict | None, data: Prepared,
                 (loss * (len(xb) * world.size / global_count) if len(xb) else raw.sum() * 0).backward()
             else:
                 loss.backward()
+            if world.active and term is not None:  # DDP averages the model's gradients; the classifier's here
+                for p in term.parameters():
+                    p.grad = world.sum(p.grad if p.grad is not None else torch.zeros_like(p)) / world.size
             opt.step()
             if len(xb):
                 loss_sum += loss.detach().double() * len(xb)
@@ -391,16 +408,19 @@ def _train_loop(cfg: TrainConfig, out: Path, state: dict | None, data: Prepared,
         history.append({"epoch": epoch, "train_loss": world.sum(loss_sum).item() / n, "val_loss": val_loss,
                         "images_per_s": n / epoch_time, "epoch_time_s": epoch_time, "train_time_s": train_time,
                         "curve": curve})
+        if term is not None:
+            history[-1]["label_accuracy"] = world.sum(right).item() / n
         if world.main:  # state first, weights second: if killed between, resume still finds a consistent state
             save_state({"model": model.state_dict(), "optimizer": opt.state_dict(), "rng": _rng_state(g),
                         "epoch": epoch, "history": history, "train_time_s": train_time, "pretext": pretext,
-                        "world_size": world.size}, out / "state.pt")
+                        "world_size": world.size, **({"label_term": term.state_dict()} if term else {})}, out / "state.pt")
             save_model(model, out / "model.safetensors", meta(epoch))
             with open(out / "log.jsonl", "a") as f:
                 f.write(_line(history[-1]))
         h = history[-1]
+        labelled = f"  labels {h['label_accuracy']:.1%} right" if term is not None else ""
         log(f"{cfg.model} s{cfg.seed} epoch {epoch}/{cfg.epochs}: train {h['train_loss']:.5f}  "
-            f"val {h['val_loss']:.5f}  {h['images_per_s']:.0f} img/s  {h['epoch_time_s']:.1f}s")
+            f"val {h['val_loss']:.5f}{labelled}  {h['images_per_s']:.0f} img/s  {h['epoch_time_s']:.1f}s")
 
     decoding = None
     if world.main:  # decoding choices (a classifier's T) are made on the validation split, never the test set

@@ -92,10 +92,13 @@ class Colorizer(nn.Module):
     output is cropped back to the input's size (`raw`), and `decode` (the objective's: tanh for
     regression, an annealed mean over colour bins for classification) turns it into ab.
     `encoder` names the part of `net` that `colorbench pretrain` trains on a pretext task: a
-    module mapping L to features (B, encoder_channels, h, w).
+    module mapping L to features (B, encoder_channels, h, w). `context` names the module of `net` whose output
+    (encoder_channels wide, averaged over positions if it has any) summarises the whole image: what a label
+    term (`train --label-weight`) classifies.
     """
 
-    def __init__(self, net: nn.Module, stride: int, encoder: nn.Module | None = None, encoder_channels: int = 0):
+    def __init__(self, net: nn.Module, stride: int, encoder: nn.Module | None = None, encoder_channels: int = 0,
+                 context: nn.Module | None = None):
         super().__init__()
         self.net = net
         self.stride = stride
@@ -104,6 +107,7 @@ class Colorizer(nn.Module):
         self.in_channels = 1  # set by create_model
         self.spec: dict = {}
         self._encoder = [encoder]  # a list: not registered twice (its modules already live in net)
+        self._context = [context]
         self.encoder_channels = encoder_channels
         for m in self.modules():  # the study used Keras: Glorot-uniform weights, zero biases
             if isinstance(m, nn.Conv2d):
@@ -114,6 +118,10 @@ class Colorizer(nn.Module):
     @property
     def encoder(self) -> nn.Module | None:
         return self._encoder[0]
+
+    @property
+    def context(self) -> nn.Module | None:
+        return self._context[0]
 
     def raw(self, x: torch.Tensor) -> torch.Tensor:
         """The network's own output (B, C, H/s, W/s) (s: the objective's head stride, usually 1),

@@ -16,4 +16,4 @@ def cnn(width: int = 64, in_channels: int = 1, out_channels: int = 2) -> Coloriz
         conv_relu(2 * w, w), nn.Upsample(scale_factor=2),  # (B, 64, H, W)
         head(w, out_channels),
     )
-    return Colorizer(net, stride=4, encoder=net[:5], encoder_channels=2 * w)
+    return Colorizer(net, stride=4, encoder=net[:5], encoder_channels=2 * w, context=net[4])

@@ -17,4 +17,4 @@ def hybrid(width: int = 32, in_channels: int = 1, out_channels: int = 2) -> Colo
     """U-Net 32-48-96-128 with skips and batch norm: 4 levels (receptive field about 54 px, wider than a CIFAR image) at about the CNN's cost."""
     widths = (width, width * 3 // 2, 3 * width, 4 * width)  # narrow middle levels: most FLOPs are there
     net = UNet(widths, skips=True, out_channels=out_channels, block=conv_bn_relu, in_channels=in_channels)
-    return Colorizer(net, stride=8, encoder=Deepest(net), encoder_channels=widths[-1])
+    return Colorizer(net, stride=8, encoder=Deepest(net), encoder_channels=widths[-1], context=net.enc[-1])

@@ -55,7 +55,8 @@ def photo_unet(width: int = 24, blocks: int = 0, in_channels: int = 1, out_chann
     widths = (width, 2 * width, 4 * width, 8 * width, 8 * width)
     net = UNet(widths, skips=True, out_channels=out_channels, block=double_conv,
                bottleneck=GlobalContext(widths[-1], blocks), in_channels=in_channels)
-    model = Colorizer(net, stride=16, encoder=Deepest(net), encoder_channels=widths[-1])
+    model = Colorizer(net, stride=16, encoder=Deepest(net), encoder_channels=widths[-1],
+                      context=net.bottleneck.mlp)  # the vector fused back everywhere: Iizuka et al.'s global features
     for block in net.bottleneck.blocks:  # after the Colorizer's own initialisation of every convolution
         block.start_as_identity()
     return model

@@ -52,7 +52,8 @@ class Deepest(nn.Module):
 
 def _unet(widths: tuple[int, ...], skips: bool, in_channels: int, out_channels: int) -> Colorizer:
     net = UNet(widths, skips, out_channels, in_channels=in_channels)
-    return Colorizer(net, stride=2 ** (len(widths) - 1), encoder=Deepest(net), encoder_channels=widths[-1])
+    return Colorizer(net, stride=2 ** (len(widths) - 1), encoder=Deepest(net), encoder_channels=widths[-1],
+                     context=net.enc[-1])
 
 
 @register
