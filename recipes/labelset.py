@@ -9,6 +9,7 @@ sample, MiniPlaces' 20,000) carry no class the two share and are left out. test/
 per label: the loader wants a test split, and training never reads it. Nothing is rewritten if `out` exists.
 """
 
+import errno
 import os
 import re
 import shutil
@@ -30,7 +31,9 @@ def link(src: Path, dst: Path) -> None:
     dst.parent.mkdir(parents=True, exist_ok=True)
     try:
         os.link(src, dst)
-    except OSError:  # another file system
+    except OSError as e:
+        if e.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK):  # another file system, or no links there
+            raise
         shutil.copy2(src, dst)
 
 
@@ -48,6 +51,9 @@ def main(photo_set: str, out: str) -> None:
         if label is not None:
             link(p, tmp / "train" / label / p.name)
             firsts.setdefault(label, p)
+    if not firsts:
+        sys.exit(f"labelset: no crop in {src} names a class (mini_imagenet-train-<wnid>-..., miniplaces_train-<letter>-"
+                 "<category>-...); build the photo set with --extra-objects and --extra-scenes")
     for label, p in firsts.items():
         link(p, tmp / "test" / label / p.name)
     tmp.rename(dst)  # whole or not at all

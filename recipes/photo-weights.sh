@@ -121,8 +121,8 @@ stage() {  # stage N, then its own options; stage N > 1 goes on from stage N-1's
 # training-side photos and on held-out ImageNet): no term 175.4 / 21.60 / 52%, 22.71 / 11.80 / 47%, 23.10 / 11.16 /
 # 48%; --label-weight 0.3: 175.0 / 21.65 / 51%, 22.80 / 11.65 / 45%, 23.20 / 11.01 / 46%; 1.0: 176.1 / 21.62 / 51%,
 # 22.77 / 11.65 / 44%, 23.18 / 11.04 / 47%. At equal colour (T 0.7: 56%) 0.3's validation error is lower too (176.1
-# against 176.8): a small gain, not only a move along the colour-for-error trade. Its classifier names 1.8% of the 200
-# labels (chance 0.5%): the global vector of a colorizer says little about the class yet.
+# against 176.8): a small gain, not only a move along the colour-for-error trade. Its classifier named 1.8% of the 200
+# labels of its training batches as it learnt (chance 0.5%): a colorizer's global vector says little of the class yet.
 if [ "$CHAIN" = deep ]; then
   stage 1 --epochs 4 --lr 1e-3 --schedule cosine --psnr-weight 0.1
 else

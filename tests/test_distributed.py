@@ -46,7 +46,7 @@ def test_ddp_matches_one_process_writes_one_folder_and_resumes(tmp_path, term):
         assert hb["train_loss"] == pytest.approx(ha["train_loss"], rel=1e-4)
         assert hb["val_loss"] == pytest.approx(ha["val_loss"], rel=1e-4)
         if term:  # the classifier's gradients are averaged over the processes too
-            assert hb["label_accuracy"] == pytest.approx(ha["label_accuracy"], abs=0.01)
+            assert hb["train_label_accuracy"] == pytest.approx(ha["train_label_accuracy"], abs=0.01)
     assert sorted(p.name for p in (tmp_path / "two").iterdir() if not p.name.startswith(".")) == [
         "config.json", "log.jsonl", "metrics.json", "model.safetensors", "state.pt"]
 

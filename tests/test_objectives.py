@@ -81,13 +81,19 @@ def test_restore_takes_back_what_fit_learnt_from_saved_weights():
 def test_label_term_classifies_the_global_context_vector():
     """photo_unet's label term scores the vector its global context fuses back (Iizuka et al.'s design),
     computed here by hand from the network's parts."""
-    model = create_model("photo_unet", width=4).eval()
+    model = create_model("photo_unet", width=4)
     term = LabelTerm(model, 3, 0.5)
     x, labels = torch.rand(2, 1, 32, 32), torch.tensor([0, 2])
-    with torch.no_grad():
-        model.raw(x)
-        loss, hits = term.loss(labels)
-        g = model.net.bottleneck.mlp(model.net.encode(x)[-1].mean((2, 3)))
-        logits = term.classifier(g)
-    assert torch.allclose(loss, 0.5 * torch.nn.functional.cross_entropy(logits, labels))
+    model.raw(x)  # a training step's forward pass
+    loss, ce, hits = term.loss(labels)
+    with torch.no_grad():  # the same batch (so the same batch-norm statistics), by hand
+        logits = term.classifier(model.net.bottleneck.mlp(model.net.encode(x)[-1].mean((2, 3))))
+    assert torch.allclose(loss, 0.5 * torch.nn.functional.cross_entropy(logits, labels)) and torch.allclose(loss, 0.5 * ce)
     assert hits == (logits.argmax(1) == labels).sum()
+    with torch.no_grad():
+        model.eval().raw(x)  # validation passes keep nothing
+    with pytest.raises(ValueError, match="did not run in this step"):
+        term.loss(labels)
+    term.close()
+    model.train().raw(x)  # nor does any pass once the term is closed
+    assert term._seen is None

@@ -79,3 +79,9 @@ def test_labelset_links_the_named_crops_by_class(tmp_path):
     again = subprocess.run([sys.executable, str(RECIPES / "labelset.py"), tmp_path / "set", tmp_path / "out"],
                            capture_output=True, text=True)
     assert again.returncode != 0 and "exists" in again.stderr and again.stderr.count("\n") == 1
+    (tmp_path / "bare" / "train" / "scenes").mkdir(parents=True)
+    (tmp_path / "bare" / "train" / "scenes" / "test-00000001-0.png").write_bytes(b"x")
+    none = subprocess.run([sys.executable, str(RECIPES / "labelset.py"), tmp_path / "bare", tmp_path / "none"],
+                          capture_output=True, text=True)
+    assert none.returncode != 0 and "names a class" in none.stderr and none.stderr.count("\n") == 1
+    assert not (tmp_path / "none").exists()

@@ -227,7 +227,8 @@ def test_label_term_learns_the_classes_resumes_and_is_not_shipped(tmp_path):
     labelled = TrainConfig(**base, label_weight=1.0)
     m = train(labelled, tmp_path / "l", **kw)
     plain = train(TrainConfig(**base), tmp_path / "p", **kw)
-    assert m["history"][-1]["label_accuracy"] > 0.9 and "label_accuracy" not in plain["history"][-1]
+    assert m["history"][-1]["train_label_accuracy"] > 0.9 and "train_label_accuracy" not in plain["history"][-1]
+    assert 0 < m["history"][-1]["train_label_loss"] < 0.5  # apart from train_loss, the colour objective's
     wl, wp = load_file(tmp_path / "l" / "model.safetensors"), load_file(tmp_path / "p" / "model.safetensors")
     assert {k: v.shape for k, v in wl.items()} == {k: v.shape for k, v in wp.items()}  # no classifier shipped
     assert not all(torch.equal(wl[k], wp[k]) for k in wl)  # but the term changed what was learnt

@@ -159,8 +159,8 @@ def validate(cfg: TrainConfig) -> TrainConfig:
             raise UsageError(f"--{name.replace('_', '-')} must be 0 or more, got {getattr(cfg, name)}")
     if not 0 < cfg.val_fraction < 1:
         raise UsageError(f"--val-fraction must be between 0 and 1, got {cfg.val_fraction}")
-    if not cfg.label_weight >= 0:
-        raise UsageError(f"--label-weight must be 0 or more, got {cfg.label_weight}")
+    if not 0 <= cfg.label_weight < float("inf"):
+        raise UsageError(f"--label-weight must be a number, 0 or more, got {cfg.label_weight}")
     if not cfg.lr > 0:
         raise UsageError(f"--lr must be positive, got {cfg.lr}")
     deepens = [m for m in list_models() if "blocks" in inspect.signature(MODELS[m]).parameters]

@@ -49,6 +49,12 @@ class World:
             dist.all_reduce(t, op=dist.ReduceOp.SUM)
         return t
 
+    def broadcast(self, t: torch.Tensor) -> torch.Tensor:
+        """The main process's `t` on every process (in place)."""
+        if self.active:
+            dist.broadcast(t, src=0)
+        return t
+
     def decide(self, check):
         """`check()` on the main process only (it may read and claim folders); every process returns
         its result, or raises the error it met, as one line."""

@@ -413,14 +413,23 @@ class LabelTerm(nn.Module):
         self.weight = weight
         self.classifier = nn.Linear(model.encoder_channels, n_classes).to(next(model.parameters()).device)
         self._seen: torch.Tensor | None = None
-        model.context.register_forward_hook(self._keep)  # the forward pass the colour loss already makes
+        # the summary of the forward pass the colour loss already makes; `close` removes the hook
+        self._hook = model.context.register_forward_hook(self._keep)
 
     def _keep(self, module, inputs, output) -> None:
-        self._seen = output
+        if module.training and torch.is_grad_enabled():  # training steps only: validation passes keep nothing
+            self._seen = output
 
-    def loss(self, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(weight x cross-entropy, number right) for the last forward pass's images; in float32."""
-        f = self._seen.float()
+    def close(self) -> None:
+        self._hook.remove()
         self._seen = None
+
+    def loss(self, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(weight x cross-entropy, cross-entropy, number right) for the last training step's images; float32."""
+        if self._seen is None:
+            raise ValueError("--label-weight: the network's context module did not run in this step (a compiled "
+                               "graph that drops module hooks?); train without --compile")
+        f, self._seen = self._seen.float(), None
         logits = self.classifier(f.mean((2, 3)) if f.dim() == 4 else f)
-        return self.weight * F.cross_entropy(logits, labels), (logits.argmax(1) == labels).sum()
+        ce = F.cross_entropy(logits, labels)
+        return self.weight * ce, ce.detach(), (logits.argmax(1) == labels).sum()

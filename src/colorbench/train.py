@@ -301,6 +301,8 @@ def _train_loop(cfg: TrainConfig, out: Path, state: dict | None, data: Prepared,
     if cfg.label_weight:
         term = LabelTerm(model, len(data.dataset.classes), cfg.label_weight)
         labels = data.dataset.train.labels[data.train_idx].to(device)
+        for p in term.parameters():  # DDP starts every process from the main one's model; the classifier too
+            world.broadcast(p.data)
     opt = torch.optim.Adam([*model.parameters(), *(term.parameters() if term else ())], lr=cfg.lr)
     g = torch.Generator(device=device).manual_seed(cfg.seed)  # shuffling and augmentation
     step_fn = torch.compile(model.raw) if cfg.compile else model.raw
@@ -353,7 +355,9 @@ def _train_loop(cfg: TrainConfig, out: Path, state: dict | None, data: Prepared,
         t0 = time.perf_counter()
         loss_sum = torch.zeros((), dtype=torch.float64, device=device)
         curve, seen_at_last, sum_at_last = [], 0, 0.0
-        right = torch.zeros((), dtype=torch.int64, device=device)  # the label term's correct guesses
+        # the label term's cross-entropy and correct guesses, apart: train_loss stays the colour objective's
+        label_sum = torch.zeros((), dtype=torch.float64, device=device)
+        right = torch.zeros((), dtype=torch.int64, device=device)
         bar = tqdm(total=steps, desc=f"{cfg.model} s{cfg.seed} epoch {epoch}/{cfg.epochs}", unit="step",
                    disable=not progress, leave=False)
         # every process draws the shuffle and augmentation for the whole global batch: the same draws
@@ -367,10 +371,10 @@ def _train_loop(cfg: TrainConfig, out: Path, state: dict | None, data: Prepared,
                 x = x.contiguous(memory_format=torch.channels_last)
             with autocast(device, precision):
                 raw = step_fn(x)
-            loss = objective.loss(raw, ab, L)  # in float32, outside autocast
+            colour = loss = objective.loss(raw, ab, L)  # in float32, outside autocast
             if term is not None and len(xb):
-                extra, hits = term.loss(labels[idx])
-                loss, right = loss + extra, right + hits
+                extra, ce, hits = term.loss(labels[idx])
+                loss, label_sum, right = loss + extra, label_sum + ce.double() * len(xb), right + hits
             opt.zero_grad(set_to_none=True)
             if cfg.schedule == "cosine":  # a function of the step alone: a resumed run continues the same curve
                 done = ((epoch - 1) * steps + step - 1) / (cfg.epochs * steps)
@@ -385,7 +389,7 @@ def _train_loop(cfg: TrainConfig, out: Path, state: dict | None, data: Prepared,
                     p.grad = world.sum(p.grad if p.grad is not None else torch.zeros_like(p)) / world.size
             opt.step()
             if len(xb):
-                loss_sum += loss.detach().double() * len(xb)
+                loss_sum += colour.detach().double() * len(xb)
             if step % sync_every == 0 or step == steps:
                 seen = min(step * cfg.batch_size, n)
                 total = world.sum(loss_sum.clone()).item()
@@ -408,8 +412,9 @@ def _train_loop(cfg: TrainConfig, out: Path, state: dict | None, data: Prepared,
         history.append({"epoch": epoch, "train_loss": world.sum(loss_sum).item() / n, "val_loss": val_loss,
                         "images_per_s": n / epoch_time, "epoch_time_s": epoch_time, "train_time_s": train_time,
                         "curve": curve})
-        if term is not None:
-            history[-1]["label_accuracy"] = world.sum(right).item() / n
+        if term is not None:  # on the training batches as they were drawn, while the classifier learnt
+            history[-1] |= {"train_label_loss": world.sum(label_sum).item() / n,
+                            "train_label_accuracy": world.sum(right).item() / n}
         if world.main:  # state first, weights second: if killed between, resume still finds a consistent state
             save_state({"model": model.state_dict(), "optimizer": opt.state_dict(), "rng": _rng_state(g),
                         "epoch": epoch, "history": history, "train_time_s": train_time, "pretext": pretext,
@@ -418,10 +423,12 @@ def _train_loop(cfg: TrainConfig, out: Path, state: dict | None, data: Prepared,
             with open(out / "log.jsonl", "a") as f:
                 f.write(_line(history[-1]))
         h = history[-1]
-        labelled = f"  labels {h['label_accuracy']:.1%} right" if term is not None else ""
+        labelled = f"  labels {h['train_label_accuracy']:.1%} right" if term is not None else ""
         log(f"{cfg.model} s{cfg.seed} epoch {epoch}/{cfg.epochs}: train {h['train_loss']:.5f}  "
             f"val {h['val_loss']:.5f}{labelled}  {h['images_per_s']:.0f} img/s  {h['epoch_time_s']:.1f}s")
 
+    if term is not None:
+        term.close()
     decoding = None
     if world.main:  # decoding choices (a classifier's T) are made on the validation split, never the test set
         decoding = objective.calibrate(model.eval(), data.val, cfg.eval_batch_size,
