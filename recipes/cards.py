@@ -47,8 +47,11 @@ def stage_rows(runs: list[str]) -> list[dict]:
         m = json.loads((Path(run) / "metrics.json").read_text())
         cfg = json.loads((Path(run) / "config.json").read_text())
         start = (m.get("pretext") or {}).get("sha256")
+        labels = Path(cfg["data"]) / "train"
+        labelled = f" (`{Path(cfg['data']).name}`: {sum(1 for _ in labels.iterdir())} labels)" if (
+            cfg.get("label_weight") and labels.is_dir()) else ""
         rows.append({"starts_from": f"`{start[:12]}`" if start else "scratch", "data": f"{m['train_images']:,} photos"
-                     + (f" ({cfg['classes']} only)" if cfg.get("classes") else ""),
+                     + (f" ({cfg['classes']} only)" if cfg.get("classes") else "") + labelled,
                      "size": cfg.get("size") or "native", "epochs": m["epochs"], "lr": cfg["lr"],
                      "train_time_s": m["train_time_s"], "images_per_s": m["images_per_s"],
                      "machine": f"{m['device_name']}, {m['threads']} threads, {m['precision']}",

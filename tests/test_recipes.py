@@ -1,5 +1,6 @@
 """Recipes follow the command's rules: an error is one line, and a failed run leaves nothing behind."""
 
+import json
 import subprocess
 import sys
 import tarfile
@@ -85,3 +86,25 @@ def test_labelset_links_the_named_crops_by_class(tmp_path):
                           capture_output=True, text=True)
     assert none.returncode != 0 and "names a class" in none.stderr and none.stderr.count("\n") == 1
     assert not (tmp_path / "none").exists()
+
+
+def test_a_card_names_a_stage_that_learnt_labels(tmp_path):
+    sys.path.insert(0, str(RECIPES))
+    try:
+        import cards
+    finally:
+        sys.path.remove(str(RECIPES))
+    for label in ("obj-n01532829", "scene-abbey"):
+        (tmp_path / "labelset" / "train" / label).mkdir(parents=True)
+    run = tmp_path / "stage3"
+    run.mkdir()
+    (run / "model.safetensors").write_bytes(b"weights")
+    (run / "config.json").write_text(json.dumps({
+        "data": str(tmp_path / "labelset"), "loss": "classification", "rebalance": 0.6, "mse_weight": 5.0,
+        "psnr_weight": 0.1, "label_weight": 0.3, "lr": 3e-4, "size": 64, "schedule": "cosine"}))
+    (run / "metrics.json").write_text(json.dumps({
+        "train_images": 133475, "epochs": 3, "train_time_s": 3400.0, "images_per_s": 117.0, "device_name": "CPU: x",
+        "threads": 2, "precision": "fp32", "final_val_loss": 0.0107, "decoding": {"chosen": 0.55}}))
+    [row] = cards.stage_rows([str(run)])
+    assert row["data"] == "133,475 photos (`labelset`: 2 labels)"
+    assert row["objective"] == "classification (λ 0.6) + 5 x MSE + 0.1 x -PSNR + 0.3 x label cross-entropy, T 0.55"
