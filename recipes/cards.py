@@ -48,7 +48,7 @@ def stage_rows(runs: list[str]) -> list[dict]:
         cfg = json.loads((Path(run) / "config.json").read_text())
         start = (m.get("pretext") or {}).get("sha256")
         labels = Path(cfg["data"]) / "train"
-        labelled = f" (`{Path(cfg['data']).name}`: {sum(1 for _ in labels.iterdir())} labels)" if (
+        labelled = f" of `{Path(cfg['data']).name}` ({sum(1 for _ in labels.iterdir())} labels)" if (
             cfg.get("label_weight") and labels.is_dir()) else ""
         rows.append({"starts_from": f"`{start[:12]}`" if start else "scratch", "data": f"{m['train_images']:,} photos"
                      + (f" ({cfg['classes']} only)" if cfg.get("classes") else "") + labelled,
@@ -109,9 +109,10 @@ def photo_card(photos: list[dict], photo_set: Path, recipe_time: str, stages: li
             "are unlike anything it saw.",
             "Seen in its gallery: skies and water come out blue and foliage green; sand, gravel and rock mostly stay "
             "beige or gray, though a road under a blue sky can still turn green; skin comes out warm. Strongly coloured "
-            "objects (an orange spacesuit, a red cup, a snake's bands) come out pinkish, brown or pale. On the held-out "
-            "photos it beats leaving them gray on PSNR and SSIM (ImageNet and MiniPlaces) and on CIEDE2000 for the "
-            "scenes, not for ImageNet, at about half the truth's colourfulness: more training stages are planned.",
+            "objects (an orange spacesuit, a red cup, a snake's bands) come out pinkish, mauve, brown or pale. On the "
+            "held-out photos it beats leaving them gray on PSNR and SSIM (ImageNet and MiniPlaces) and on CIEDE2000 "
+            "for the scenes, level with gray for ImageNet, at about half the truth's colourfulness: more training "
+            "stages are planned.",
         ],
         "recipe": "bash recipes/photo-weights.sh",
         "recipe_time": recipe_time,

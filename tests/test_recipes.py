@@ -106,5 +106,5 @@ def test_a_card_names_a_stage_that_learnt_labels(tmp_path):
         "train_images": 133475, "epochs": 3, "train_time_s": 3400.0, "images_per_s": 117.0, "device_name": "CPU: x",
         "threads": 2, "precision": "fp32", "final_val_loss": 0.0107, "decoding": {"chosen": 0.55}}))
     [row] = cards.stage_rows([str(run)])
-    assert row["data"] == "133,475 photos (`labelset`: 2 labels)"
+    assert row["data"] == "133,475 photos of `labelset` (2 labels)"
     assert row["objective"] == "classification (λ 0.6) + 5 x MSE + 0.1 x -PSNR + 0.3 x label cross-entropy, T 0.55"

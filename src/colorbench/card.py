@@ -69,7 +69,7 @@ def _section(name: str, path: Path, info: dict) -> list[str]:
              f"`colorize` gives it L at a short side of {info['recommended_size']} pixels (`--size`). "
              + card["summary"], "",
              "### Training", "", f"- Data: {card['data']}",
-             f"- Protocol: {cfg.get('epochs')} epochs, batch {cfg.get('batch_size')}, Adam lr {cfg.get('lr')}, "
+             f"- Protocol: {cfg.get('epochs')} epoch{'s' if cfg.get('epochs') != 1 else ''}, batch {cfg.get('batch_size')}, Adam lr {cfg.get('lr')}, "
              f"augmentation `{cfg.get('augment')}`, seed {cfg.get('seed')}, {info.get('precision', 'fp32')} precision; "
              f"validation loss after the last epoch {info['val_loss']:.5f} (MSE of ab/128)."]
     if info.get("decoding"):
