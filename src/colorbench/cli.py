@@ -605,6 +605,14 @@ INTERRUPTED = {"train": "the last finished epoch is kept: run the same command w
 
 
 def main(argv: list[str] | None = None) -> int:
+    code = _main(argv)
+    from .distributed import leave
+
+    leave(code)  # a process of a distributed run exits here; otherwise nothing happens
+    return code
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     from .config import UsageError
