@@ -441,7 +441,8 @@ def test_going_on_from_weights_starts_where_they_stopped(tmp_path, sample):
     from colorbench.train import evaluate_loss, prepare
 
     kw = dict(dataset=sample, progress=False, log=lambda *_: None)
-    cfg = TrainConfig(**{**TINY, "epochs": 1, "loss": "classification", "temperature": 0.38, "head_stride": 2})
+    cfg = TrainConfig(**{**TINY, "epochs": 1, "loss": "classification", "temperature": 0.38, "head_stride": 2,
+                          "precision": "fp32"})  # auto may pick bf16 on one run: the reference below is fp32
     train(cfg, tmp_path / "a", **kw)
     first, _ = load_model(tmp_path / "a")
     data = prepare(cfg, torch.device("cpu"), sample, progress=False)
