@@ -16,6 +16,9 @@ os.environ.setdefault("COLORBENCH_CACHE", str(ROOT / ".pytest_cache" / "colorben
 # the layout is timed per model and batch shape: tests train dozens of tiny ones, so the suite pins it
 # (test_hardware.py checks the measured choice)
 os.environ.setdefault("COLORBENCH_MEMORY_FORMAT", "channels_last")
+# and "auto" precision, for the same reason and one more: two runs (or a run and its resume) that
+# measured differently would differ in bits. Tests that want bf16 ask for it; test_hardware.py unpins.
+os.environ.setdefault("COLORBENCH_PRECISION", "fp32")
 if os.environ.get("PYTEST_XDIST_WORKER"):
     torch.set_num_threads(1)  # two workers on two cores: don't oversubscribe
 
