@@ -35,6 +35,7 @@ COMMON=(--model photo_unet --width 16 --loss classification --rebalance 0.6 --he
   --seed 2 --epochs 1 --lr 5e-4 --schedule cosine --train-limit 100000 --out "$RUNS/c" --resume
 # the whole photo set three times, from c: 491,000 images at 101 img/s (81 minutes); with points filling 3x3
 # squares (inputs.HINT_RADIUS), 10 points +3.05 dB (ImageNet) / +3.06 (scenes), no points -0.10 / -0.19
+# (one pass; with colorize's mirror average since 2026-12-02: +3.08 / +3.09, MODEL_CARD.md)
 [ -e "$RUNS/d/metrics.json" ] || colorbench train "${COMMON[@]}" --init "$RUNS/c/model.safetensors" --batch-size 32 \
   --seed 3 --epochs 3 --lr 5e-4 --schedule cosine --train-limit 0 --out "$RUNS/d" --resume
 [ -z "${TRAIN_ONLY:-}" ] || exit 0

@@ -395,3 +395,19 @@ def test_cli_hints_from_a_file_and_repeated_flags_give_the_same_photo(hint_weigh
     a, b, c = (np.asarray(Image.open(tmp_path / f"{n}.png")) for n in "abc")
     want = colorize(photo(), weights=hint_weights, hints=[(10, 20, "#c03020"), (50, 5, "#2040c0")])
     assert np.array_equal(a, b) and np.array_equal(a, want) and not np.array_equal(a, c)
+
+
+def test_the_network_sees_the_photo_and_its_mirror_and_gives_their_mean():
+    """predict_ab averages the network's ab with its ab for the mirror image, flipped back: a mirrored photo
+    gets exactly the mirrored colours, and the mean is not the one-pass guess (this network is not symmetric)."""
+    from colorbench.colorize import predict_ab
+
+    torch.manual_seed(0)
+    m = create_model("cnn", fitted("mse"), width=8).eval()
+    L = torch.rand(1, 1, 24, 40) * 100
+    ab = predict_ab(m, L, 24)
+    with torch.no_grad():
+        one, other = m(L / 100) * 128, m((L / 100).flip(-1)).flip(-1) * 128
+    assert torch.allclose(ab, (one + other) / 2, atol=1e-4)
+    assert (ab - one).abs().max() > 1e-2  # 100x the tolerance: the mirror really counts
+    assert torch.allclose(predict_ab(m, L.flip(-1), 24), ab.flip(-1), atol=1e-4)

@@ -7,9 +7,11 @@ import tarfile
 from pathlib import Path
 
 import numpy as np
+import pytest
+import torch
 from PIL import Image
 
-from helpers import photo
+from helpers import fitted, photo
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 
@@ -108,3 +110,47 @@ def test_a_card_names_a_stage_that_learnt_labels(tmp_path):
     [row] = cards.stage_rows([str(run)])
     assert row["data"] == "133,475 photos of `labelset` (2 labels)"
     assert row["objective"] == "classification (λ 0.6) + 5 x MSE + 0.1 x -PSNR + 0.3 x label cross-entropy, T 0.55"
+
+
+def _cards():
+    sys.path.insert(0, str(RECIPES))
+    try:
+        import cards
+    finally:
+        sys.path.remove(str(RECIPES))
+    return cards
+
+
+def _results(source, this, mine, gray):
+    keys = ("psnr", "ssim", "ciede2000", "colorfulness", "colorfulness_ratio")
+    return {"source": source, "photos": 99, "truth_colorfulness": 42.3,
+            "methods": {"gray": {"size": None}, this: {"size": 64}},
+            "summary": {"gray": dict(zip(keys, gray)), this: dict(zip(keys, mine))}}
+
+
+def test_refigured_weights_keep_their_bits_and_take_the_new_tables(tmp_path, monkeypatch):
+    """`cards.py refigure`: the card's table of the same title is replaced, the sentence against gray is
+    rewritten from the figures, every tensor is the same; a table the card lacks is one line, nothing written."""
+    from colorbench.persist import load_tensors
+    from colorbench.models import create_model, save_model
+
+    cards = _cards()
+    path = tmp_path / "w.safetensors"
+    save_model(create_model("cnn", fitted("mse"), width=8), path, {"card": {"evaluations": [
+        {"title": "99 colour photos: imagenet (truth colourfulness 42.3)", "rows": []}, {"title": "other"}],
+        "limits": ["first", "old"]}}, half=True)
+    monkeypatch.setattr(cards, "shipped_weights", lambda name: path)
+    before, _ = load_tensors(path)
+    # better than gray on PSNR and CIEDE2000 (lower), worse on SSIM; colour 46%; skimage left out of the sentence
+    cards.refigure("default", [_results("/x/imagenet", "default", (23.25, 0.91, 10.94, 19.4, 0.46),
+                                        (22.79, 0.92, 10.98, 0.1, 0.0))])
+    after, meta = load_tensors(path)
+    assert all(torch.equal(before[k], after[k]) and before[k].dtype == after[k].dtype for k in before)
+    card = meta["card"]
+    assert card["evaluations"][0]["rows"][1][2:] == ["23.25", "0.9100", "10.94", "19.4 (46%)"]
+    assert card["evaluations"][1] == {"title": "other"} and card["limits"][0] == "first"
+    assert card["limits"][-1].endswith("beats leaving them gray on PSNR and CIEDE2000 for imagenet, at 46% of the "
+                                       "truth's colourfulness: more training stages are planned.")
+    with pytest.raises(SystemExit, match="no table '99 colour photos: places"):
+        cards.refigure("default", [_results("/x/places", "default", (1, 1, 1, 1, 1), (1, 1, 1, 1, 1))])
+    assert load_tensors(path)[1] == meta

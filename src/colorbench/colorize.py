@@ -171,6 +171,27 @@ def parse_hint_arg(text: str) -> tuple[float, float, str]:
 # the core: L at full resolution -> ab at full resolution
 
 
+def mirrored(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The network's output averaged with its output for the mirror image (flipped back), in one batch.
+    Photos are as likely mirrored, so the two guesses differ by the network's own noise and their mean is
+    a little nearer the truth: held-out ImageNet 23.25 dB / CIEDE2000 10.94 against 23.20 / 11.00 for one
+    pass, 1 point less colour (chosen on 100 training-side photos: +0.03 dB, -0.06 CIEDE2000)."""
+    n = x.shape[0]
+    out = model(torch.cat([x, x.flip(-1)]))
+    return (out[:n] + out[n:].flip(-1)) / 2
+
+
+class Mirrored(torch.nn.Module):
+    """`mirrored` as a module, for export: the ONNX graph gives what `colorize` gives."""
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return mirrored(self.model, x)
+
+
 def _net_hw(h: int, w: int, size: int) -> tuple[int, int]:
     """Network input size: short side `size` (never upscaled beyond the image), aspect kept."""
     s = min(size, h, w) / min(h, w)
@@ -194,7 +215,8 @@ def predict_ab(model: torch.nn.Module, L: torch.Tensor, size: int, precision: st
         per_image = hints if hints.dim() == 3 else hints[None].expand(len(L), -1, -1)
         hint = torch.cat([hint_map(pts[:, :2], pts[:, 2:], h, w) for pts in per_image]).to(p.device, p.dtype)
     with autocast(p.device, precision):
-        ab = model(network_input(small.to(p.device, p.dtype), model.in_channels, hints=hint)).float().to(L.device) * AB_SCALE
+        x = network_input(small.to(p.device, p.dtype), model.in_channels, hints=hint)
+        ab = mirrored(model, x).float().to(L.device) * AB_SCALE
     if (h, w) != (H, W):
         ab = F.interpolate(ab, size=(H, W), mode="bilinear", align_corners=False)
     return ab

@@ -1,5 +1,6 @@
 """ONNX export of trained weights: the decode step of any objective is inside the graph, so the
-exported model maps L (and any further inputs the network sees) to ab whatever trained it."""
+exported model maps L (and any further inputs the network sees) to ab whatever trained it, averaged with
+its ab of the mirror image as `colorize` does (`colorize.mirrored`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from .colorize import load_colorizer
+from .colorize import Mirrored, load_colorizer
 from .inputs import HINT_CHANNELS
 from .models import network_input
 from .persist import atomic_write
@@ -57,7 +58,7 @@ def export_onnx(weights, path: str | os.PathLike, opset: int = 18) -> Path:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            net = model if model.in_channels == 1 else NamedInputs(model)
+            net = Mirrored(model) if model.in_channels == 1 else NamedInputs(Mirrored(model))
             prog = torch.onnx.export(net, example, dynamo=True, input_names=names, output_names=["ab"],
                                      dynamic_shapes=tuple({0: batch, 2: h, 3: w} for _ in example),
                                      opset_version=opset, verbose=False)

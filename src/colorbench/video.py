@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 
 from .color import AB_SCALE, L_SCALE, uint8_to_lab
-from .colorize import _fit_lab, _net_hw, _strip_lightness, load_colorizer, recommended_size, to_uint8
+from .colorize import _fit_lab, _net_hw, _strip_lightness, load_colorizer, mirrored, recommended_size, to_uint8
 from .data import VIDEO_SUFFIXES, DataError
 from .hardware import autocast, resolve_device, resolve_precision
 from .models import network_input
@@ -198,7 +198,7 @@ def colour_frames(frames: Iterator[np.ndarray], model: torch.nn.Module, size: in
         h, w = _net_hw(H, W, size)
         with autocast(p.device, precision):
             x = network_input(_small(L / L_SCALE, (h, w), "area").to(p.device, p.dtype), model.in_channels)
-            ab_net = model(x).float().cpu() * AB_SCALE
+            ab_net = mirrored(model, x).float().cpu() * AB_SCALE
         ab_frame = _small(ab_net, (H, W), "bilinear")
         if stab is None:
             yield Step(L, ab_frame, ab_frame, "per-frame", 0.0)
