@@ -148,6 +148,11 @@ stage() {  # stage N, then its own options; stage N > 1 goes on from stage N-1's
 # colour): 48 gives 23.41 / 10.66 / 42%, 56 23.25 / 11.05 / 46%, 64 23.26 / 10.92 / 49%, 80 23.16 / 11.04 / 50%, 96
 # 23.15 / 11.10 / 51%; the mean of 64 and 48 23.43 / 10.68 / 45%, of 64, 48 and 80 23.32 / 10.83 / 46%. Smaller buys
 # error for colour, as T does; the issue asks for more colour, so 64 stays.
+# What the PSNR term costs in colour on the deep chain (2026-12-02, stage 3's recipe from stage 3, the same 50,000
+# photos, lr 3e-4 cosine; T chosen on validation; 100 training-side photos, with the mirror): --psnr-weight 0.1 (stage
+# 3 itself) 23.26 / 10.92 / 49%; 0.03 (runs/s4/psnr003, T 0.55) 22.94 / 11.41 / 57%; 0 (runs/s4/nopsnr, T 0.7) 22.53 /
+# 12.15 / 68% (gray 22.45 / 10.98). About 0.04 dB of PSNR per point of colour: the issue's +1 dB and 70% together
+# need a better network, not another weight.
 if [ "$CHAIN" = deep ]; then
   stage 1 --epochs 4 --lr 1e-3 --schedule cosine --psnr-weight 0.1
 else
