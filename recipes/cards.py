@@ -73,6 +73,13 @@ def objective_words(cfg: dict, metrics: dict) -> str:
     return words
 
 
+def photo_tables(name: str, photos: list[dict]) -> list[dict]:
+    """The card tables of `name` (default or hints) from `colorbench evaluate-photos` results, in order."""
+    if name == "hints":
+        return [t for r in photos for t in (photo_table(r, "hints"), hint_table(r))]
+    return [photo_table(r, name) for r in photos]
+
+
 SEEN = ("Seen in its gallery: skies and water come out blue and foliage green; sand, gravel and rock mostly stay beige "
         "or gray, though a road under a blue sky can still turn green; skin comes out warm. Strongly coloured objects "
         "(an orange spacesuit, a red cup, a snake's bands) come out pinkish, mauve, brown or pale.")
@@ -108,8 +115,7 @@ def refigure(name: str, photos: list[dict]) -> Path:
     path = shipped_weights(name)
     tensors, meta = load_tensors(path, "weights file")
     card = meta["card"]
-    tables = [t for r in photos for t in ((photo_table(r, "hints"), hint_table(r)) if name == "hints"
-                                           else (photo_table(r, "default"),))]
+    tables = photo_tables(name, photos)
     where = {t["title"]: i for i, t in enumerate(card["evaluations"])}
     for t in tables:
         if t["title"] not in where:
@@ -146,7 +152,7 @@ def photo_card(photos: list[dict], photo_set: Path, recipe_time: str, stages: li
         "held_out": f"ImageNet: a photo is {m['rule']['imagenet']}; MiniPlaces: {m['rule']['places']} "
                     f"({c['imagenet']['held_out']} and {c['places']['held_out']} photos). Fixed before any training; "
                     "no training saw them.",
-        "evaluations": [photo_table(r, "default") for r in photos],
+        "evaluations": photo_tables("default", photos),
         "limits": [
             "Colours are guesses from lightness alone, never evidence of what a scene looked like: a red car may come "
             "out blue, a dress any colour. Skies, foliage, water and skin are what it knows best.",
@@ -227,7 +233,7 @@ def hints_card(photos: list[dict], recipe_time: str, stages: list[str]) -> dict:
                 "as 1, 2 and 3 (a was cut short and wrote no metrics). "
                 "Licence terms as `default`'s: non-commercial research and education.",
         "held_out": "The photo weights' held-out ImageNet and MiniPlaces photos; no training saw them.",
-        "evaluations": [t for r in photos for t in (photo_table(r, "hints"), hint_table(r))],
+        "evaluations": photo_tables("hints", photos),
         "limits": [
             "Trained for under three hours on 2 CPU cores, not days: a point's colour spreads over its object but "
             "also past its edges onto a plain background (one red point on a car's bonnet turned the car orange-red "

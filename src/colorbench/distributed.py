@@ -84,9 +84,14 @@ class World:
 SINGLE = World()
 
 
-def _leave() -> None:
-    if dist.is_initialized():
+def _teardown() -> None:
+    """Destroy the process group, if any (at exit for library use; `leave` for the command line)."""
+    if not dist.is_initialized():
+        return
+    try:
         dist.destroy_process_group()
+    except Exception:  # a peer already gone: its run has ended or failed, and the exit code says which
+        pass
 
 
 def leave(code: int) -> None:
@@ -96,10 +101,7 @@ def leave(code: int) -> None:
     run had finished ("terminate called without an active exception"); nothing of a run lives past this."""
     if not dist.is_initialized():
         return
-    try:
-        dist.destroy_process_group()
-    except Exception:  # a peer already gone: its run has ended or failed, and this exit code says which
-        pass
+    _teardown()
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
@@ -120,7 +122,7 @@ def world_from_env(device_type: str) -> World:
             dist.init_process_group(backend, timeout=TIMEOUT)
             # torn down before the interpreter is: left to exit, gloo's threads now and then abort the
             # process ("terminate called without an active exception") after the run has finished
-            atexit.register(_leave)
+            atexit.register(_teardown)
         except (RuntimeError, ValueError, OSError) as e:
             raise DistributedError(f"cannot join the distributed run at {os.environ['MASTER_ADDR']}:"
                                    f"{os.environ['MASTER_PORT']} ({str(e).splitlines()[0]}); check --rdzv-endpoint and "
