@@ -186,3 +186,33 @@ def test_fp16_packaging_keeps_values_beyond_fp16_in_fp32(tmp_path):
     assert len(big) == 1 and big[0].endswith("running_var") and raw[big[0]].max() == 75_000.0
     loaded, _ = load_model(tmp_path / "w.safetensors")
     assert any(isinstance(x, torch.nn.BatchNorm2d) and x.running_var.max() == 75_000.0 for x in loaded.modules())
+
+
+@pytest.mark.parametrize("name", ["cnn", "unet", "unet_noskip", "hybrid", "photo_unet"])
+def test_weights_grown_wider_compute_what_the_narrow_network_did(name):
+    """models.grow.widen: old channels keep their slots (each part of a concatenated input its own), new ones are
+    read by no old channel, so the wider network's output is the narrow one's, whatever the weights and statistics."""
+    from colorbench.models.grow import widen
+
+    torch.manual_seed(0)
+    kw = {"blocks": 2} if name == "photo_unet" else {}
+    narrow = create_model(name, width=4, **kw)
+    with torch.no_grad():  # no zero or unit values left for a misplaced channel to hide behind
+        for p in narrow.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+        for m in narrow.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.normal_()
+                m.running_var.uniform_(0.5, 2.0)
+    wide = create_model(name, width=7, **kw)
+    grown = widen(narrow.state_dict(), narrow, wide)
+    wide.load_state_dict(grown)
+    x = torch.rand(2, 1, 32, 48)
+    with torch.no_grad():
+        before, after = narrow.eval().raw(x), wide.eval().raw(x)
+    torch.testing.assert_close(after, before, atol=1e-5 * before.abs().max().item(), rtol=0)
+    old = narrow.state_dict()
+    assert sum(grown[k].shape != old[k].shape for k in old) >= 4  # it did grow: every level is wider
+    assert all(torch.equal(grown[k][: len(old[k])], old[k]) for k in old if old[k].dim() == 1)  # biases, statistics
+    with pytest.raises(ValueError, match="does not fit"):
+        widen(wide.state_dict(), wide, narrow)

@@ -473,7 +473,7 @@ def test_cosine_schedule_decays_to_zero_by_the_last_step(tmp_path, sample):
     assert whole["history"][-1]["train_loss"] != constant["history"][-1]["train_loss"]
 
 
-def test_a_deeper_photo_unet_goes_on_from_shallower_weights_as_the_same_function(tmp_path, sample):
+def test_a_deeper_or_wider_photo_unet_goes_on_from_smaller_weights_as_the_same_function(tmp_path, sample):
     """--blocks more than the --init weights have: the new residual blocks start as the identity, so the
     grown network colours exactly as the weights did; fewer blocks, or blocks on a model without them, is one line."""
     from colorbench.train import _warm_start
@@ -501,3 +501,16 @@ def test_a_deeper_photo_unet_goes_on_from_shallower_weights_as_the_same_function
         train(TrainConfig(**{**deep_cfg.__dict__, "blocks": 1, "init": str(tmp_path / "b")}), tmp_path / "c", **kw)
     with pytest.raises(ValueError, match="--blocks: cnn has no residual blocks"):
         train(TrainConfig(**{**TINY, "blocks": 1}), tmp_path / "d", **kw)
+    # wider too (--width above the weights'): the same function, the new channels grown by training
+    wide_cfg = TrainConfig(**{**deep_cfg.__dict__, "width": 6, "init": str(tmp_path / "b")})
+    warm, _ = _warm_start(wide_cfg, None)
+    wide = create_model("photo_unet", grown.spec["objective"], width=6, blocks=2)
+    wide.load_state_dict(warm)
+    with torch.no_grad():
+        torch.testing.assert_close(wide.eval()(x), grown.eval()(x), atol=1e-5, rtol=0)
+    train(wide_cfg, tmp_path / "e", **kw)
+    widened, _ = load_model(tmp_path / "e")
+    assert widened.spec["kwargs"] == {"width": 6, "blocks": 2}
+    assert widened.net.head[-1].weight[:, 4:].abs().max() > 0  # the head reads the new channels now
+    with pytest.raises(ValueError, match="as wide as --width or narrower"):
+        train(TrainConfig(**{**wide_cfg.__dict__, "width": 4, "init": str(tmp_path / "e")}), tmp_path / "f", **kw)

@@ -33,6 +33,7 @@ from .distributed import SINGLE, World, check_batch, world_from_env
 from .hardware import autocast, device_name, resolve_device, resolve_memory_format, resolve_precision
 from .inputs import widen_inputs
 from .models import count_params, create_model, forward_flops, network_input, save_model
+from .models.grow import widen
 from .objectives import OBJECTIVES, LabelTerm, Objective, objective_from_spec
 from .persist import (FolderLock, ReadError, claim_folder, load_state, load_tensors, read_json, save_state, sha256_file,
                       write_json, write_text)
@@ -140,8 +141,8 @@ def objective_for(cfg: TrainConfig) -> Objective:
 
 def _warm_start(cfg: TrainConfig, state: dict | None) -> tuple[dict[str, torch.Tensor] | None, Path | None]:
     """The tensors of `cfg.init` when it names whole weights (not a pretrained encoder): a new run that
-    starts where they stopped. They must be this model, width and objective (with as many --blocks or fewer:
-    the new ones start as the identity); else one line."""
+    starts where they stopped. They must be this model and objective, with as many --blocks or fewer (the new
+    ones start as the identity) and a --width as wide or wider (models.grow); else one line."""
     if state is not None or not cfg.init or cfg.init == "pretrain":
         return None, None
     path = Path(cfg.init)
@@ -167,11 +168,17 @@ def _warm_start(cfg: TrainConfig, state: dict | None) -> tuple[dict[str, torch.T
     elif spec.get("name") == cfg.model and blocks != cfg.blocks:
         raise UsageError(f"{cfg.init}: weights with {blocks} residual blocks, this run asks for {cfg.blocks} "
                          "(--blocks); go on from weights with as many blocks or fewer")
+    width = (spec.get("kwargs") or {}).get("width")
+    if spec.get("name") == cfg.model and isinstance(width, int) and 0 < width < cfg.width:
+        # wider than the weights (--width): the old channels keep their weights, the new ones start read by none
+        kwargs = {k: v for k, v in spec["kwargs"].items() if k != "in_channels"}
+        narrow = create_model(cfg.model, objective_from_spec(spec.get("objective")), cfg.in_channels, **kwargs)
+        tensors = widen(tensors, narrow, probe)
     if (spec.get("name") != cfg.model or (spec.get("objective") or {"name": "mse"})["name"] != cfg.loss
             or {k: v.shape for k, v in tensors.items()} != want):
         raise UsageError(f"{cfg.init}: weights of {spec.get('name')!r} {spec.get('kwargs', {})}, not of this "
                          f"--model {cfg.model} --width {cfg.width or 'default'} --loss {cfg.loss}; go on from weights "
-                         "of the same model, width and objective")
+                         "of the same model and objective, as wide as --width or narrower")
     return {k: v.float() if v.dtype == torch.float16 else v for k, v in tensors.items()}, path
 
 

@@ -38,6 +38,11 @@ class GlobalContext(nn.Module):
         self.fuse = conv_bn_relu(2 * channels, channels)
         self.blocks = nn.Sequential(*(Residual(channels) for _ in range(blocks)))  # none: no tensors, old names
 
+    def concatenated_inputs(self) -> dict[str, tuple[int, ...]]:
+        """The fusion reads the features and the whole picture's vector beside them (models.grow)."""
+        c = self.mlp[0].in_features
+        return {"fuse.0.weight": (c, c)}
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         g = self.mlp(x.float().mean((2, 3))).to(x.dtype)  # (B, C): what the whole picture is
         return self.blocks(self.fuse(torch.cat([x, g[:, :, None, None].expand_as(x)], dim=1)))

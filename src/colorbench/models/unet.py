@@ -4,6 +4,7 @@ import torch
 from torch import nn
 
 from ._registry import Colorizer, conv_relu, head, register
+from .grow import first_conv
 
 
 class UNet(nn.Module):
@@ -15,6 +16,7 @@ class UNet(nn.Module):
                  block=conv_relu, bottleneck: nn.Module | None = None, in_channels: int = 1):
         super().__init__()
         self.skips = skips
+        self.widths = tuple(widths)
         self.bottleneck = bottleneck  # applied to the deepest features (e.g. global context)
         self.enc = nn.ModuleList(block(i, o) for i, o in zip((in_channels, *widths[:-1]), widths))
         self.pool = nn.MaxPool2d(2)
@@ -22,6 +24,14 @@ class UNet(nn.Module):
         rev = widths[::-1]  # (256, 128, 64)
         self.dec = nn.ModuleList(block(i + (o if skips else 0), o) for i, o in zip(rev[:-1], rev[1:]))
         self.head = head(widths[0], out_channels)
+
+    def concatenated_inputs(self) -> dict[str, tuple[int, ...]]:
+        """Each decoder level reads the level below (upsampled) and, with skips, the encoder's features
+        beside it (models.grow)."""
+        if not self.skips:
+            return {}
+        rev = self.widths[::-1]
+        return {f"dec.{k}.{first_conv(dec)}": (i, o) for k, (dec, i, o) in enumerate(zip(self.dec, rev, rev[1:]))}
 
     def encode(self, x: torch.Tensor) -> list[torch.Tensor]:
         feats = []
