@@ -46,6 +46,11 @@ def stage_rows(runs: list[str]) -> list[dict]:
 
     rows = []
     for run in runs:
+        if run == "shipped":  # the stages the shipped default records: a new stage's runs before it may be gone
+            from colorbench.persist import read_header
+
+            rows.extend(read_header(shipped_weights("default"))[1]["card"]["stages"])
+            continue
         m = json.loads((Path(run) / "metrics.json").read_text())
         cfg = json.loads((Path(run) / "config.json").read_text())
         start = (m.get("pretext") or {}).get("sha256")
@@ -259,7 +264,8 @@ def main() -> None:
     ap.add_argument("--test")
     ap.add_argument("--set", dest="photo_set")
     ap.add_argument("--time", default="")
-    ap.add_argument("--stages", nargs="*", default=[], help="the run folders of the stages, first to last")
+    ap.add_argument("--stages", nargs="*", default=[], help="the run folders of the stages, first to last; "
+                    "'shipped' first: the stages the shipped default records, then the runs that went on from it")
     args = ap.parse_args()
     if args.which == "photo":
         card = photo_card(load_photo_results(args.photos), Path(args.photo_set), args.time, args.stages)

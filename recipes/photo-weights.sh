@@ -153,6 +153,10 @@ stage() {  # stage N, then its own options; stage N > 1 goes on from stage N-1's
 # 3 itself) 23.26 / 10.92 / 49%; 0.03 (runs/s4/psnr003, T 0.55) 22.94 / 11.41 / 57%; 0 (runs/s4/nopsnr, T 0.7) 22.53 /
 # 12.15 / 68% (gray 22.45 / 10.98). About 0.04 dB of PSNR per point of colour: the issue's +1 dB and 70% together
 # need a better network, not another weight.
+# Wider from stage 3 (2026-12-02, Intel Xeon with AMX, bf16; train --width 24 --init <stage 3>: models.grow keeps
+# stage 3's function and adds 50% more channels at every level, 8.8 M parameters, 103 img/s against 195 at width 16):
+# stage 3's recipe on --split-seed 1's 50,000 photos (487 s, runs/s4/wide24-50k) gives 23.15 / 11.07 / 50% on the 100
+# training-side photos against stage 3's 23.26 / 10.92 / 49% and width 16's same run (seed1-50k) 23.23 / 10.98 / 49%.
 if [ "$CHAIN" = deep ]; then
   stage 1 --epochs 4 --lr 1e-3 --schedule cosine --psnr-weight 0.1
 else

@@ -110,6 +110,13 @@ def test_a_card_names_a_stage_that_learnt_labels(tmp_path):
     [row] = cards.stage_rows([str(run)])
     assert row["data"] == "133,475 photos of `labelset` (2 labels)"
     assert row["objective"] == "classification (λ 0.6) + 5 x MSE + 0.1 x -PSNR + 0.3 x label cross-entropy, T 0.55"
+    # a stage going on from the shipped default, whose own runs are gone: the stages its card records come first
+    from colorbench.colorize import shipped_weights
+    from colorbench.persist import read_header
+
+    recorded = read_header(shipped_weights("default"))[1]["card"]["stages"]
+    rows = cards.stage_rows(["shipped", str(run)])
+    assert len(recorded) >= 1 and rows[:-1] == recorded and rows[-1] == row
 
 
 def _cards():

@@ -103,7 +103,8 @@ def train_help() -> dict[str, str]:
 
     return {
         "model": f"the network: {', '.join(list_models())} (colorbench models describes them)",
-        "width": "the network's width (channels of its first level); 0: the model's own (64 for the study's models)",
+        "width": "the network's width (channels of its first level); 0: the model's own (64 for the study's models); "
+                 "wider than the --init weights: their channels keep their weights, the new ones grow from zero influence",
         "blocks": "photo_unet: residual blocks at the bottleneck, 0: none; more than the --init weights have: the new "
                   "ones start as the identity (a deeper network going on from a shallower one)",
         "in_channels": "channels the network sees: 1 is L; more are L then channels left for later inputs "
