@@ -175,12 +175,16 @@ def test_resuming_with_another_objective_is_refused(tmp_path, sample):
         train(TrainConfig(**{**TINY, "epochs": 2, "loss": "classification"}), tmp_path / "r", resume=True, **kw)
 
 
-@pytest.mark.parametrize("damage", ["empty", "truncated", "random"])
+@pytest.mark.parametrize("damage", ["empty", "truncated", "random", "pickle-like"])
 def test_a_damaged_checkpoint_on_resume_is_one_line(tmp_path, sample, damage):
     train(TrainConfig(**{**TINY, "epochs": 1}), tmp_path / "r", dataset=sample, progress=False, log=lambda *_: None)
     state = tmp_path / "r" / "state.pt"
     data = state.read_bytes()
-    state.write_bytes({"empty": b"", "truncated": data[: len(data) // 3], "random": os.urandom(len(data))}[damage])
+    noise = torch.randint(0, 256, (len(data),), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
+    state.write_bytes({"empty": b"", "truncated": data[: len(data) // 3], "random": noise.numpy().tobytes(),
+                       # a pickle protocol opcode first: torch warns of the protocol before it fails (seen in CI as
+                       # a flaky second line when os.urandom happened to start so)
+                       "pickle-like": b"\x80\x03" + noise.numpy().tobytes()}[damage])
     r = subprocess.run([sys.executable, "-m", "colorbench", "train", "--preset", "smoke", "--width", "8",
                         "--train-limit", "256", "--val-limit", "0", "--epochs", "2", "--batch-size", "32",
                         "--eval-batch-size", "200", "--out", str(tmp_path / "r"), "--resume", "--quiet"],

@@ -19,6 +19,7 @@ import math
 import os
 import pickle
 import struct
+import warnings
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -184,7 +185,9 @@ def load_state(path: str | os.PathLike, what: str = "checkpoint") -> dict:
         raise ReadError(f"{path}: the {what} is empty (a crash or a full disk while it was written?); "
                         "delete it, or start the run again with --overwrite")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # e.g. "Detected pickle protocol 3" on damaged bytes: the error says it all
+            warnings.simplefilter("ignore")
+            obj = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError,
             struct.error, KeyError, AttributeError, TypeError, IndexError):
         # torch's own message suggests weights_only=False, i.e. running code from the file: never
