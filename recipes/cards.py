@@ -42,13 +42,11 @@ def load_photo_results(dirs: list[str]) -> list[dict]:
 
 def stage_rows(runs: list[str]) -> list[dict]:
     """What the card says of each stage: where it started, what it trained on, how long, on what."""
-    from colorbench.persist import sha256_file
+    from colorbench.persist import read_header, sha256_file
 
     rows = []
     for run in runs:
         if run == "shipped":  # the stages the shipped default records: a new stage's runs before it may be gone
-            from colorbench.persist import read_header
-
             rows.extend(read_header(shipped_weights("default"))[1]["card"]["stages"])
             continue
         m = json.loads((Path(run) / "metrics.json").read_text())

@@ -19,7 +19,7 @@ def concatenated_inputs(model: nn.Module) -> dict[str, tuple[int, ...]]:
     (a U-Net's decoder, global context) through its `concatenated_inputs()`; other layers read one tensor."""
     found = {}
     for prefix, module in model.named_modules():
-        if hasattr(module, "concatenated_inputs") and module is not model:
+        if hasattr(module, "concatenated_inputs"):
             for name, parts in module.concatenated_inputs().items():
                 found[f"{prefix}.{name}" if prefix else name] = parts
     return found
