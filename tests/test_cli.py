@@ -47,12 +47,23 @@ def test_version():
     (["serve", "--port", "99999"], "argument --port: must be between 1 and 65535, not 99999"),
     (["serve", "--max-upload-mb", "0"], "argument --max-upload-mb: must be more than 0, not 0"),
     (["export"], "the following arguments are required: --onnx"),
+    (["pretrain", "--out", "p", "--loss", "mse"], "unrecognized arguments: --loss mse"),  # the pretext has no loss
+    (["pretrain", "--out", "p", "--epochs", "0"], "argument --epochs: must be at least 1, not 0"),
 ])
 def test_usage_errors_are_one_line_and_exit_2(args, words):
     r = run(*args)
     assert r.returncode == 2
     line = one_line(r)
     assert words in line and "--help" in line and "usage:" not in r.stderr
+
+
+def test_pretrain_epochs_are_the_pretext_epochs():
+    """`colorbench pretrain --epochs N` trains the pretext N epochs (it was read as the colour run's epochs,
+    which the pretext never reads, so it did nothing)."""
+    from colorbench.cli import build_parser, config_overrides
+
+    cfg = config_overrides(build_parser().parse_args(["pretrain", "--out", "p", "--epochs", "7"]), TrainConfig)
+    assert cfg["pretrain_epochs"] == 7 and "epochs" not in cfg
 
 
 def test_seeds_zero_is_refused_and_nothing_is_created(tmp_path):

@@ -434,8 +434,18 @@ def _setup_train(p, pretrain: bool = False) -> None:
         p.add_argument("--resume", action="store_true", help="continue the run in --out from its last epoch")
     p.add_argument("--overwrite", action="store_true", help="replace the run in --out")
     _quiet(p)
-    add_config_args(p, TrainConfig, by_preset=False)
+    skip = frozenset()
+    if pretrain:  # the pretext reads neither the colour objective's options nor a start or a schedule: not offered
+        skip = PRETEXT_IGNORES | {"epochs", "pretrain_epochs"}
+        p.add_argument("--epochs", dest="pretrain_epochs", type=number(int, 1), default=None,
+                       metavar="EPOCHS", help="epochs of the pretext task (default: 3)")
+    add_config_args(p, TrainConfig, skip=skip, by_preset=False)
     p.set_defaults(resume=False)
+
+
+# TrainConfig fields `colorbench pretrain` has no use for (pretrain.pretrain_encoder reads none of them)
+PRETEXT_IGNORES = frozenset({"loss", "rebalance", "temperature", "head_stride", "mse_weight", "psnr_weight",
+                             "label_weight", "ssim_weight", "init", "schedule"})
 
 
 def _setup_compare(p) -> None:
