@@ -411,3 +411,43 @@ def test_the_network_sees_the_photo_and_its_mirror_and_gives_their_mean():
     assert torch.allclose(ab, (one + other) / 2, atol=1e-4)
     assert (ab - one).abs().max() > 1e-2  # 100x the tolerance: the mirror really counts
     assert torch.allclose(predict_ab(m, L.flip(-1), 24), ab.flip(-1), atol=1e-4)
+
+
+def test_temperature_decodes_the_weights_bins_at_that_t_and_leaves_their_own(tmp_path):
+    """--temperature: classification weights decode softmax(scores / T) over their bins at the T given (by hand
+    below), from a copy of their own: the weights loaded without it keep the T they were saved with."""
+    from colorbench.colorize import load_colorizer
+
+    obj = fitted("classification", head_stride=2)
+    torch.manual_seed(0)
+    w = tmp_path / "w.safetensors"
+    m = create_model("cnn", obj, width=8)
+    last = [c for c in m.modules() if isinstance(c, torch.nn.Conv2d)][-1]
+    last.weight.data *= 30  # scores far apart, as trained weights' are: T then matters
+    save_model(m, w, {"recommended_size": 32})
+    own, _ = load_colorizer(w)
+    hot, _ = load_colorizer(w, temperature=2.0)
+    assert float(hot.decode.temperature) == 2.0 and float(own.decode.temperature) == pytest.approx(0.38)
+    x = torch.rand(1, 1, 32, 32)
+    with torch.no_grad():
+        raw = hot.raw(x)
+        p = torch.softmax(raw / 2.0, dim=1)
+        ab = (p[:, :, None] * hot.decode.bins[None, :, :, None, None]).sum(1).clamp(-1, 1)
+        want = torch.nn.functional.interpolate(ab, scale_factor=2, mode="bilinear", align_corners=False)
+        assert torch.allclose(hot(x), want, atol=1e-5)
+    rgb = photo(40, 56)
+    at_own, hotter = colorize(rgb, weights=w), colorize(rgb, weights=w, temperature=2.0)
+    assert np.array_equal(colorize(rgb, weights=w, temperature=0.38), at_own)  # its own T: the same photo
+    assert np.abs(hotter.astype(int) - at_own.astype(int)).max() > 2
+    assert float(load_colorizer(w)[0].decode.temperature) == pytest.approx(0.38)
+
+
+def test_cli_temperature_on_weights_without_bins_is_one_line_and_writes_nothing(weights, tmp_path):
+    src = tmp_path / "in.png"
+    Image.fromarray(photo()).save(src)
+    r = colorbench_cli("colorize", src, "--weights", weights, "--temperature", "0.5", "-o", tmp_path / "out")
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+    assert "--temperature" in r.stderr and "classification weights" in r.stderr
+    assert not (tmp_path / "out").exists()
+    r = colorbench_cli("colorize", src, "--temperature", "0", "-o", tmp_path / "out")
+    assert r.returncode == 2 and "argument --temperature: must be more than 0, not 0" in r.stderr

@@ -199,3 +199,25 @@ def test_evaluate_photos_with_hints_scores_each_count_with_the_same_points(tmp_p
 
     with pytest.raises(UsageError, match="none of the weights"):
         evaluate_photos(str(src), [f"auto={tmp_path / 'a.safetensors'}"], tmp_path / "out3", progress=False, hints=[1])
+
+
+def test_evaluate_photos_decodes_classification_weights_at_the_temperature_given(tmp_path):
+    """--temperature reaches the weights that decode colour bins (their T is in results.json, and their
+    figures move); weights that predict ab directly are measured as they are."""
+    from helpers import fitted
+
+    src = tmp_path / "photos"
+    src.mkdir()
+    Image.fromarray(photo(40, 56, 1)).save(src / "p.png")
+    torch.manual_seed(0)
+    cls = create_model("cnn", fitted("classification"), width=8)
+    [c for c in cls.modules() if isinstance(c, torch.nn.Conv2d)][-1].weight.data *= 30
+    save_model(cls, tmp_path / "c.safetensors", {"recommended_size": 32})
+    save_model(create_model("cnn", width=8), tmp_path / "m.safetensors", {"recommended_size": 32})
+    weights = [f"cls={tmp_path / 'c.safetensors'}", f"direct={tmp_path / 'm.safetensors'}"]
+    own = evaluate_photos(str(src), weights, tmp_path / "a", progress=False)
+    hot = evaluate_photos(str(src), weights, tmp_path / "b", progress=False, temperature=3.0)
+    assert own["methods"]["cls"]["temperature"] == pytest.approx(0.38) and hot["methods"]["cls"]["temperature"] == 3.0
+    assert own["methods"]["direct"]["temperature"] is None is hot["methods"]["direct"]["temperature"]
+    assert hot["summary"]["direct"] == own["summary"]["direct"]
+    assert abs(hot["summary"]["cls"]["colorfulness"] - own["summary"]["cls"]["colorfulness"]) > 0.5

@@ -20,7 +20,7 @@ import torch
 from PIL import Image
 
 from colorbench.color import gray_of_lightness, rgb_to_lab
-from colorbench.colorize import colorize_array, colorize_strips, load_colorizer
+from colorbench.colorize import UsageError, colorize_array, colorize_strips, load_colorizer
 from colorbench.models import create_model, save_model
 from colorbench.serve import allowed_hosts, make_server
 from helpers import fitted
@@ -158,6 +158,17 @@ def test_internal_error_keeps_serving(url, monkeypatch):
     assert post(url, png(np.zeros((30, 40, 3), np.uint8)))[0] == 200
     with urllib.request.urlopen(url + "/", timeout=30) as r:
         assert r.status == 200
+
+
+def test_temperature_sets_the_automatic_colours_t_and_weights_without_bins_refuse_it(weights):
+    """serve --temperature: the shipped default decodes at the T given; the colour-point weights and the
+    default loaded elsewhere keep their own; weights that predict ab directly refuse it before listening."""
+    with server(temperature=0.9) as srv:
+        assert float(srv.model.decode.temperature) == pytest.approx(0.9)
+        assert srv.hint_model is not srv.model and float(srv.hint_model.decode.temperature) != pytest.approx(0.9)
+        assert float(load_colorizer("default")[0].decode.temperature) != pytest.approx(0.9)
+    with pytest.raises(UsageError, match="--temperature: the weights .* predict ab directly"):
+        make_server(port=0, weights=weights, temperature=0.9)
 
 
 def test_bad_weights_fail_fast(tmp_path):

@@ -288,7 +288,7 @@ def cmd_colorize(args) -> int:
     out = Path(args.output)
     outcomes = colorize_files(args.inputs, out, weights=args.weights, size=args.size, overwrite=args.overwrite,
                               allow_inside=args.inside_input, device=args.device, precision=args.precision,
-                              progress=not args.quiet, hints=hints,
+                              progress=not args.quiet, hints=hints, temperature=args.temperature,
                               hints_from=f"--hints {args.hints}" if args.hints is not None else "--hint")
     if not outcomes:
         print(f"colorbench: error: no photos or videos found in {', '.join(args.inputs)} (looked for "
@@ -314,13 +314,18 @@ def cmd_evaluate_photos(args) -> None:
 
     out = Path(args.out) if args.out else Path("runs") / f"photos-{Path(args.source).name}-{dt.datetime.now():%Y%m%d-%H%M%S}"
     r = evaluate_photos(args.source, args.weights or ["default"], out, size=args.size, limit=args.limit,
-                        precision=args.precision, progress=not args.quiet, hints=args.hints)
+                        precision=args.precision, progress=not args.quiet, hints=args.hints,
+                        temperature=args.temperature)
     print(f"{r['photos']} colour photos from {args.source} ({len(r['left_out_without_colour'])} without colour left "
           f"out); truth colourfulness {r['truth_colorfulness']:.1f}")
     rows = {m: " = ".join([m] + [a for a, v in r["methods"].items() if v.get("same_as") == m])
             for m, v in r["methods"].items() if not v.get("same_as")}  # the same weights under two names: one row
-    labels = {m: name if r["methods"][m]["size"] is None else f"{name} (size {r['methods'][m]['size']})"
-              for m, name in rows.items()}
+    def label(m, name):
+        d = r["methods"][m]
+        return name if d["size"] is None else f"{name} (size {d['size']}" + (
+            f", T {d['temperature']:g})" if d["temperature"] is not None else ")")
+
+    labels = {m: label(m, name) for m, name in rows.items()}
     w = max(28, *(len(x) + 2 for x in labels.values()))
     print(f"  {'method':<{w}}{'PSNR dB':>9}{'SSIM':>8}{'CIEDE2000':>11}{'colourfulness':>15}")
     for m, label in labels.items():
@@ -380,7 +385,7 @@ def cmd_serve(args) -> None:
     from .serve import serve
 
     serve(host=args.host, port=args.port, weights=args.weights, size=args.size, max_upload_mb=args.max_upload_mb,
-          max_megapixels=args.max_megapixels)
+          max_megapixels=args.max_megapixels, temperature=args.temperature)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -494,10 +499,19 @@ def _setup_colorize(p) -> None:
                    "(origin top-left); only each colour's chroma is used, the photo keeps its lightness")
     p.add_argument("--hint", action="append", metavar="X,Y,#RRGGBB", help="one colour hint, e.g. 120,80,#c03020 "
                    "(repeatable; added to --hints)")
+    _temperature(p)
     p.add_argument("--device", default="cpu", help=f"where to run: {DEVICES} (default: cpu)")
     p.add_argument("--precision", default="fp32", choices=PRECISIONS,
                    help="forward pass precision (default: fp32; bf16 is within one 8-bit level)")
     _quiet(p, "no progress bar")
+
+
+def _temperature(p) -> None:
+    p.add_argument("--temperature", type=number(float, 0, above=True), default=None, metavar="T",
+                   help="weights that score colour bins (default, hints): the annealed-mean temperature that "
+                        "averages them; for the shipped default, higher gives more colour and more error (1.0: 58%% "
+                        "of the true colourfulness; its own 0.55: 49%%; 0.38: 39%%, the least colour error; README), "
+                        "default: the weights' own")
 
 
 def _setup_evaluate_photos(p) -> None:
@@ -508,6 +522,7 @@ def _setup_evaluate_photos(p) -> None:
     _size(p, "each weights' own")
     p.add_argument("--limit", type=number(int, 0), default=0, help="at most this many photos (0: all)")
     p.add_argument("--precision", default="fp32", choices=PRECISIONS, help="forward pass precision (default: fp32)")
+    _temperature(p)
     p.add_argument("--hints", nargs="+", type=number(int, 0), metavar="N", help="also give weights that take colour "
                    "hints this many random points of each photo's true colour (seeded: the same points for every "
                    "set of weights), e.g. --hints 0 1 2 5 10 20 50 100; a table and a curve per count")
@@ -554,6 +569,7 @@ def _setup_serve(p) -> None:
                    "(default: 8000; the page is http://127.0.0.1:PORT)")
     _weights(p)
     _size(p, "the weights' recommendation")
+    _temperature(p)
     p.add_argument("--max-upload-mb", type=number(float, 0, above=True), default=20.0,
                    help="largest upload accepted, in MB (default: 20)")
     p.add_argument("--max-megapixels", type=number(float, 0, above=True), default=40.0,

@@ -45,9 +45,21 @@ def default_weights() -> Path:
 
 
 @lru_cache(maxsize=4)
-def _load(path: str, device: str) -> tuple[Colorizer, dict]:
+def _load(path: str, device: str, temperature: float | None = None) -> tuple[Colorizer, dict]:
     model, info = load_model(path, device)
+    if temperature is not None:  # its own cached copy: the weights' own T stays with the other
+        if not takes_temperature(model):
+            raise UsageError(f"--temperature: the weights {path} predict ab directly, with no colour bins to decode; "
+                             "it applies to classification weights (the shipped default and hints), so drop it here")
+        if not temperature > 0:
+            raise UsageError(f"--temperature must be more than 0, not {temperature}")
+        model.decode.temperature.fill_(temperature)
     return model, {**info, "path": path}
+
+
+def takes_temperature(model: torch.nn.Module) -> bool:
+    """Whether the weights decode colour bins at an annealed-mean temperature (the classification objective)."""
+    return isinstance(getattr(getattr(model, "decode", None), "temperature", None), torch.Tensor)
 
 
 def weights_path(weights: str | os.PathLike | None = None) -> Path:
@@ -65,14 +77,15 @@ def weights_path(weights: str | os.PathLike | None = None) -> Path:
 
 
 def load_colorizer(weights: str | os.PathLike | None = None, device: str = "cpu",
-                   hints: bool = False) -> tuple[Colorizer, dict]:
+                   hints: bool = False, temperature: float | None = None) -> tuple[Colorizer, dict]:
     """(model, metadata) from `weights`: a .safetensors file or run folder, or the name of shipped
     weights ("default", "study", "hints"); None: the default ones. `hints`: colour hints will be given,
     so None (or "default") means the shipped weights that take them (`hint_weights`), and weights that
-    cannot take them are refused in one line."""
+    cannot take them are refused in one line. `temperature`: decode classification weights at this
+    annealed-mean T instead of their own (lower: more vivid; higher: more muted); other weights refuse it."""
     if hints and (weights is None or str(weights) == "default"):
         weights = hint_weights()
-    model, info = _load(str(weights_path(weights)), str(resolve_device(device)))
+    model, info = _load(str(weights_path(weights)), str(resolve_device(device)), temperature)
     if hints and model.in_channels != HINT_CHANNELS:
         raise UsageError(f"the weights {weights or 'default'} see {model.in_channels} input channel(s), not L with "
                          f"colour hints ({HINT_CHANNELS}); give hints to --weights hints (or default), or drop them")
@@ -325,13 +338,14 @@ def colorize_array(rgb: np.ndarray, model: torch.nn.Module, size: int, precision
 
 
 def colorize(image, weights: str | os.PathLike | None = None, size: int | None = None, device: str = "cpu",
-             precision: str = "fp32", hints: list | None = None):
+             precision: str = "fp32", hints: list | None = None, temperature: float | None = None):
     """Colorize image files, PIL images, numpy arrays or tensors, one or a list (a batch).
 
     hints: colour points for one photo, [(x, y, "#rrggbb"), ...] (or dicts with x, y, color), x and y in
     pixels of the photo as displayed (EXIF orientation applied; origin top-left); only each colour's
     chroma is used, the photo keeps its own lightness. With hints and no `weights`, the shipped weights
     that take hints are used; weights that cannot take them are refused (a ValueError).
+    temperature: how vivid (`load_colorizer`): below the weights' own T more colour, above it less.
 
     - a path (str or Path) of an image file: returns a PIL image, as for a PIL image.
     - PIL image (any mode): returns RGB, or RGBA when it had transparency (alpha kept).
@@ -345,12 +359,12 @@ def colorize(image, weights: str | os.PathLike | None = None, size: int | None =
     """
     if isinstance(image, (list, tuple)) and hints is not None:
         raise UsageError("hints are points of one photo: colorize one image at a time when giving hints")
-    model, info = load_colorizer(weights, device, hints=hints is not None)
+    model, info = load_colorizer(weights, device, hints=hints is not None, temperature=temperature)
     size = size or recommended_size(info)
     precision = resolve_precision(precision, resolve_device(device))
     points = lambda h, w: None if hints is None else check_hints(hints, w, h)  # noqa: E731
     if isinstance(image, (list, tuple)):
-        return [colorize(im, weights, size, device, precision) for im in image]
+        return [colorize(im, weights, size, device, precision, temperature=temperature) for im in image]
     if isinstance(image, (str, os.PathLike, Image.Image)):
         from .data import to_rgb_array
 
@@ -492,12 +506,12 @@ EXISTS = "output exists (use --overwrite to replace it)"
 def colorize_files(inputs: list[str], out: str | os.PathLike, weights=None, size: int | None = None,
                    overwrite: bool = False, allow_inside: bool = False, device: str = "cpu", precision: str = "fp32",
                    progress: bool = True, log: Callable[[str], None] = print, hints: list | None = None,
-                   hints_from: str = "hints") -> list[Outcome]:
+                   hints_from: str = "hints", temperature: float | None = None) -> list[Outcome]:
     """Colorize files and folders into `out` (a folder, or for one input file an image file name); a
     bad file is skipped with a one-line reason. Videos (by suffix) go to `video.colorize_video`, with colour
     carried along the motion. The model is loaded, and a progress bar shown, only when there is something
     to colorize. hints: colour points (`check_hints`) for one input photo, checked against it before
-    anything is written; `hints_from` names where they came from in errors."""
+    anything is written; `hints_from` names where they came from in errors. temperature: as `colorize`'s."""
     from tqdm import tqdm
 
     out = Path(out)
@@ -525,7 +539,8 @@ def colorize_files(inputs: list[str], out: str | os.PathLike, weights=None, size
         seen.add(dst)
     todo = [i for i, o in enumerate(outcomes) if o is None]
     if todo:
-        model, info = load_colorizer(weights if hints is not None else path, device, hints=hints is not None)
+        model, info = load_colorizer(weights if hints is not None else path, device, hints=hints is not None,
+                                     temperature=temperature)
         size = size or recommended_size(info)
         precision = resolve_precision(precision, resolve_device(device))
     bar = tqdm(todo, desc="colorizing", unit="file", disable=not progress or not todo)
@@ -538,7 +553,7 @@ def colorize_files(inputs: list[str], out: str | os.PathLike, weights=None, size
                 from .video import colorize_video
 
                 colorize_video(src, dst, path, size, device=device, precision=precision, overwrite=True,
-                               progress=progress)  # an existing dst was refused above unless --overwrite
+                               progress=progress, temperature=temperature)  # an existing dst: refused above
             else:
                 rgb, alpha = read_image(src, str(src))
                 points = None if hints is None else check_hints(hints, rgb.shape[1], rgb.shape[0], hints_from)

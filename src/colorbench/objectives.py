@@ -152,8 +152,10 @@ LUT_RES = 256  # soft-encoding lookup table: one entry per integer (a, b) in [-1
 
 class AnnealedMean(nn.Module):
     """Bin scores (B, Q, H, W) -> ab/128 (B, 2, H, W): the mean of the bin centres under
-    softmax(scores / T). T = 1 is the mean (greyish), T -> 0 the mode (vivid, noisy); the paper's 0.38
-    sits between. Bins, prior and T are buffers: saved with the weights, exported with the graph."""
+    softmax(scores / T). T = 1 is the mean, T -> 0 the mode; the paper's 0.38 sits between. Which is the
+    more colourful depends on the weights: Zhang et al.'s mode is vivid, the shipped default's is often
+    near gray (its colour grows with T). Bins, prior and T are buffers: saved with the weights, exported
+    with the graph."""
 
     def __init__(self, n_bins: int, upsample: int = 1):
         super().__init__()

@@ -224,7 +224,7 @@ def true_hints(name: str, rgb: np.ndarray, count: int, seed: int = HINT_SEED) ->
 @torch.no_grad()
 def evaluate_photos(source: str, weights: list[str], out: str | os.PathLike, size: int | None = None,
                     limit: int = 0, precision: str = "fp32", progress: bool = True,
-                    hints: list[int] | None = None) -> dict:
+                    hints: list[int] | None = None, temperature: float | None = None) -> dict:
     """Colorize every colour photo from its own lightness with each set of weights; PSNR, SSIM (sRGB
     0-255), CIEDE2000 and colourfulness against the truth, beside the gray baseline; results.json
     and gallery.html (gray | each set of weights | truth) in `out`.
@@ -232,10 +232,13 @@ def evaluate_photos(source: str, weights: list[str], out: str | os.PathLike, siz
     hints: point counts (e.g. 0 1 2 5 10 20 50 100): weights that take colour hints are also given that
     many of each photo's true colours (`true_hints`: seeded, the same points for every set of weights,
     through the same `check_hints` as a user's) and scored per count; weights of L alone give the
-    automatic figures beside them (their count 0)."""
+    automatic figures beside them (their count 0).
+
+    temperature: decode the weights that score colour bins at this annealed-mean T (`load_colorizer`);
+    weights that predict ab directly are measured as they are. Each one's T is in results.json."""
     from tqdm import tqdm
 
-    from .colorize import check_hints, colorize_lightness, load_colorizer, recommended_size
+    from .colorize import check_hints, colorize_lightness, load_colorizer, recommended_size, takes_temperature
     from .inputs import HINT_CHANNELS
 
     models, same = {}, {}  # label -> (model, size, info); a label whose weights an earlier one has -> that label
@@ -245,6 +248,8 @@ def evaluate_photos(source: str, weights: list[str], out: str | os.PathLike, siz
         while label in models or label in same or label == "gray":  # two run folders both named "run"
             label, i = f"{base}-{i}", i + 1
         model, info = load_colorizer(path)
+        if temperature is not None and takes_temperature(model):
+            model, info = load_colorizer(path, temperature=temperature)
         s = size or recommended_size(info)
         first = next((k for k, (_, ks, ki) in models.items()
                       if Path(ki["path"]).resolve() == Path(info["path"]).resolve() and ks == s), None)
@@ -305,7 +310,9 @@ def evaluate_photos(source: str, weights: list[str], out: str | os.PathLike, siz
     for m in methods:
         summary[m]["colorfulness_ratio"] = summary[m]["colorfulness"] / truth_mean
     described = {m: {"weights": models[m][2]["path"] if m != "gray" else None,
-                     "size": models[m][1] if m != "gray" else None} for m in methods}
+                     "size": models[m][1] if m != "gray" else None,
+                     "temperature": round(float(models[m][0].decode.temperature), 6)
+                     if m != "gray" and takes_temperature(models[m][0]) else None} for m in methods}
     for label, first in same.items():  # every name asked for keeps its figures, marked as another's
         described[label] = {**described[first], "same_as": first}
         summary[label], rows[label] = summary[first], rows[first]

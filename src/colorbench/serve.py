@@ -459,14 +459,15 @@ class Server(ThreadingHTTPServer):
 
 
 def make_server(host: str = "127.0.0.1", port: int = 8000, weights=None, size: int | None = None,
-                max_upload_mb: float = 20.0, max_megapixels: float = 40.0) -> Server:
-    """A server ready to `serve_forever()`; the model is loaded now, so bad weights fail here."""
+                max_upload_mb: float = 20.0, max_megapixels: float = 40.0, temperature: float | None = None) -> Server:
+    """A server ready to `serve_forever()`; the model is loaded now, so bad weights fail here. temperature:
+    the automatic colour's annealed-mean T (`load_colorizer`); colour points keep their weights' own."""
     if not 0 <= port <= 65535:  # 0 (any free port) is for tests
         raise ValueError(f"--port must be between 1 and 65535, not {port}")
     for option, value in (("--max-upload-mb", max_upload_mb), ("--max-megapixels", max_megapixels)):
         if not value > 0:
             raise ValueError(f"{option} must be positive, not {value:g}")
-    model, info = load_colorizer(weights)
+    model, info = load_colorizer(weights, temperature=temperature)
     hint_model = model if model.in_channels == HINT_CHANNELS else None
     if hint_model is None and weights in (None, "default"):  # the shipped weights that take colour points
         try:
@@ -486,10 +487,10 @@ def make_server(host: str = "127.0.0.1", port: int = 8000, weights=None, size: i
 
 
 def serve(host: str = "127.0.0.1", port: int = 8000, weights=None, size: int | None = None,
-          max_upload_mb: float = 20.0, max_megapixels: float = 40.0) -> None:
+          max_upload_mb: float = 20.0, max_megapixels: float = 40.0, temperature: float | None = None) -> None:
     """Serve until Ctrl-C."""
     warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # we refuse those with a message anyway
-    srv = make_server(host, port, weights, size, max_upload_mb, max_megapixels)
+    srv = make_server(host, port, weights, size, max_upload_mb, max_megapixels, temperature)
     h, p = srv.server_address[:2]
     print(f"colorbench serve: open http://{h}:{p}/ (Ctrl-C to stop)", flush=True)
     if srv.allowed_hosts is None:

@@ -359,11 +359,11 @@ def _mux(out, packets) -> None:
 
 def colorize_video(src: str | os.PathLike, dst: str | os.PathLike, weights=None, size: int | None = None,
                    stability: Stability | None = Stability(), device: str = "cpu", precision: str = "fp32",
-                   overwrite: bool = False, progress: bool = True) -> VideoInfo:
+                   overwrite: bool = False, progress: bool = True, temperature: float | None = None) -> VideoInfo:
     """Colorize the video `src` into `dst` (the container named by its suffix: .mp4, .mov, .mkv, .webm,
     .avi): the same frame size, count and timestamps (variable frame rates kept), pixel aspect and
     rotation; audio streams copied unchanged; each frame's luma (its gray picture) passed to the encoder
-    unchanged, only the chroma new. `stability=None`: each frame on its own.
+    unchanged, only the chroma new. `stability=None`: each frame on its own. temperature: as `colorize`'s.
     Written to a temporary name and renamed when complete: an interrupted run leaves no `dst`.
 
     >>> import colorbench
@@ -382,7 +382,7 @@ def colorize_video(src: str | os.PathLike, dst: str | os.PathLike, weights=None,
         raise DataError(f"{dst} is the input video itself, and an input is never replaced: choose another output")
     if dst.exists() and not overwrite:
         raise DataError(f"{dst} exists; pass --overwrite to replace it")
-    model, meta = load_colorizer(weights, device)
+    model, meta = load_colorizer(weights, device, temperature=temperature)
     size = size or recommended_size(meta)
     precision = resolve_precision(precision, resolve_device(device))
     av = require_video()
