@@ -99,3 +99,21 @@ def test_onnx_export_of_hint_weights_takes_the_hints_and_matches_pytorch(tmp_pat
         assert got.shape == want.shape == (3, 2, 37, 50) and np.abs(got - want).max() < 1e-4
     with torch.no_grad():  # and the hints change the colours, beyond the tolerance (else parity proves little)
         assert (m(network_input(lab, 4, hints=drawn)) - m(network_input(lab, 4))).abs().max() > 1e-3  # 10x the tolerance
+
+
+def test_onnx_export_at_another_temperature_decodes_there(tmp_path):
+    """export --temperature: the graph decodes the bins at the T given, as the weights loaded at that T do."""
+    ort = pytest.importorskip("onnxruntime")
+    from colorbench.colorize import load_colorizer
+    from colorbench.export import export_onnx
+
+    torch.manual_seed(0)
+    m = create_model("cnn", fitted("classification"), width=8).eval()
+    [c for c in m.modules() if isinstance(c, torch.nn.Conv2d)][-1].weight.data *= 30  # T matters
+    save_model(m, tmp_path / "w.safetensors")
+    sess = ort.InferenceSession(str(export_onnx(tmp_path / "w.safetensors", tmp_path / "m.onnx", temperature=2.0)))
+    x = torch.rand(2, 1, 24, 40)
+    got = sess.run(None, {"L": x.numpy()})[0]
+    with torch.no_grad():
+        hot, own = mirrored(load_colorizer(tmp_path / "w.safetensors", temperature=2.0)[0], x), mirrored(m, x)
+    assert np.abs(got - hot.numpy()).max() < 1e-4 and np.abs(got - own.numpy()).max() > 1e-2  # 100x apart

@@ -372,7 +372,7 @@ def cmd_export(args) -> None:
     from .colorize import load_colorizer
     from .export import input_names
 
-    path = export_onnx(args.weights, target)
+    path = export_onnx(args.weights, target, temperature=args.temperature)
     names = input_names(load_colorizer(args.weights)[0].in_channels)  # loaded once: load_colorizer caches
     more = {"hint_ab": "; hint_ab: batch x 2 x height x width, ab/128, 0 where no hint",
             "hint_mask": "; hint_mask: batch x 1 x height x width, 1 at a hint",
@@ -559,6 +559,7 @@ def _setup_export(p) -> None:
     p.add_argument("--onnx", metavar="FILE", required=True, help="write an ONNX model here (required; needs the "
                    "onnx extra: pip install 'colorbench[onnx]')")
     _weights(p)
+    _temperature(p)
     p.add_argument("--overwrite", action="store_true", help="replace FILE if it exists")
 
 

@@ -34,10 +34,11 @@ def input_names(in_channels: int) -> list[str]:
     return ["L"] if in_channels == 1 else ["L", "hint_ab", "hint_mask"] if in_channels == HINT_CHANNELS else ["L", "extra"]
 
 
-def export_onnx(weights, path: str | os.PathLike, opset: int = 18) -> Path:
+def export_onnx(weights, path: str | os.PathLike, opset: int = 18, temperature: float | None = None) -> Path:
     """Export a checkpoint to ONNX: input "L" (batch, 1, height, width) normalised L in [0, 1] (and for
     a network that sees more than L, its further channels: "hint_ab" and "hint_mask" for colour hints,
-    `NamedInputs`), output "ab" (batch, 2, height, width) in [-1, 1]; batch, height and width are dynamic."""
+    `NamedInputs`), output "ab" (batch, 2, height, width) in [-1, 1]; batch, height and width are dynamic.
+    temperature: classification weights decode at this annealed-mean T in the graph (`load_colorizer`)."""
     import importlib.util
     import logging
     import warnings
@@ -46,7 +47,7 @@ def export_onnx(weights, path: str | os.PathLike, opset: int = 18) -> Path:
     if missing:
         raise ValueError(f"ONNX export needs {' and '.join(missing)}, which are not installed: "
                          "pip install 'colorbench[onnx]' (or pip install onnx onnxscript onnxruntime)")
-    model, info = load_colorizer(weights, "cpu")
+    model, info = load_colorizer(weights, "cpu", temperature=temperature)
     path = Path(path)
     x = network_input(torch.rand(2, 1, 64, 48), model.in_channels)
     names = input_names(model.in_channels)
