@@ -331,3 +331,15 @@ def test_on_a_real_pan_stable_colour_flickers_less_at_equal_colour():
     r = video.evaluate_clip(CLIP, model, 64, progress=False)
     q = video.ratios(r["summary"])
     assert q["warp"] <= 0.6 and q["colorfulness"] >= 0.95 and abs(q["psnr_delta"]) <= 0.2, q
+
+
+def test_a_video_is_decoded_at_the_temperature_given(tmp_path, capsys):
+    """colorize --temperature reaches a video's frames as it reaches photos: the same clip at another T
+    comes out in other colours, its lightness kept."""
+    write_clip(tmp_path / "film.mp4", pan(3))
+    for name, more in (("own", []), ("hot", ["--temperature", "1.5"])):
+        assert main(["colorize", str(tmp_path / "film.mp4"), "-o", str(tmp_path / f"{name}.mp4"), "--quiet", *more]) == 0
+    own, hot = read(tmp_path / "own.mp4")[0], read(tmp_path / "hot.mp4")[0]
+    lab_own, lab_hot = (uint8_to_lab(torch.from_numpy(np.stack(f)).permute(0, 3, 1, 2)) for f in (own, hot))
+    assert (lab_own[:, 0] - lab_hot[:, 0]).abs().mean() * 100 < 1  # L within a level, in LAB units
+    assert (lab_own[:, 1:] - lab_hot[:, 1:]).abs().mean() * 128 > 1  # ab over a unit apart on average

@@ -320,12 +320,12 @@ def cmd_evaluate_photos(args) -> None:
           f"out); truth colourfulness {r['truth_colorfulness']:.1f}")
     rows = {m: " = ".join([m] + [a for a, v in r["methods"].items() if v.get("same_as") == m])
             for m, v in r["methods"].items() if not v.get("same_as")}  # the same weights under two names: one row
-    def label(m, name):
+    def titled(m, name):  # what the figures were measured at: network size, and T for weights that decode bins
         d = r["methods"][m]
         return name if d["size"] is None else f"{name} (size {d['size']}" + (
             f", T {d['temperature']:g})" if d["temperature"] is not None else ")")
 
-    labels = {m: label(m, name) for m, name in rows.items()}
+    labels = {m: titled(m, name) for m, name in rows.items()}
     w = max(28, *(len(x) + 2 for x in labels.values()))
     print(f"  {'method':<{w}}{'PSNR dB':>9}{'SSIM':>8}{'CIEDE2000':>11}{'colourfulness':>15}")
     for m, label in labels.items():

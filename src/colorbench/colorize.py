@@ -82,7 +82,8 @@ def load_colorizer(weights: str | os.PathLike | None = None, device: str = "cpu"
     weights ("default", "study", "hints"); None: the default ones. `hints`: colour hints will be given,
     so None (or "default") means the shipped weights that take them (`hint_weights`), and weights that
     cannot take them are refused in one line. `temperature`: decode classification weights at this
-    annealed-mean T instead of their own (lower: more vivid; higher: more muted); other weights refuse it."""
+    annealed-mean T instead of their own (which way is more colourful depends on the weights: for the
+    shipped default, higher); weights that predict ab directly refuse it."""
     if hints and (weights is None or str(weights) == "default"):
         weights = hint_weights()
     model, info = _load(str(weights_path(weights)), str(resolve_device(device)), temperature)
@@ -345,7 +346,8 @@ def colorize(image, weights: str | os.PathLike | None = None, size: int | None =
     pixels of the photo as displayed (EXIF orientation applied; origin top-left); only each colour's
     chroma is used, the photo keeps its own lightness. With hints and no `weights`, the shipped weights
     that take hints are used; weights that cannot take them are refused (a ValueError).
-    temperature: how vivid (`load_colorizer`): below the weights' own T more colour, above it less.
+    temperature: classification weights' annealed-mean T (`load_colorizer`); for the default, higher is
+    more colourful and less exact (README gives the measured trade).
 
     - a path (str or Path) of an image file: returns a PIL image, as for a PIL image.
     - PIL image (any mode): returns RGB, or RGBA when it had transparency (alpha kept).
