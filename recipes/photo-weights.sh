@@ -148,6 +148,12 @@ stage() {  # stage N, then its own options; stage N > 1 goes on from stage N-1's
 # colour): 48 gives 23.41 / 10.66 / 42%, 56 23.25 / 11.05 / 46%, 64 23.26 / 10.92 / 49%, 80 23.16 / 11.04 / 50%, 96
 # 23.15 / 11.10 / 51%; the mean of 64 and 48 23.43 / 10.68 / 45%, of 64, 48 and 80 23.32 / 10.83 / 46%. Smaller buys
 # error for colour, as T does; the issue asks for more colour, so 64 stays.
+# T at colorize time (2026-12-02, colorize --temperature, no training; the same 100 photos, size 64, mirror): 0.3
+# 23.08 / 10.51 / 33%, 0.38 23.28 / 10.51 / 39%, 0.45 23.30 / 10.65 / 44%, 0.55 (chosen on validation) 23.26 / 10.92 /
+# 49%, 0.7 23.14 / 11.32 / 53%, 0.85 23.02 / 11.69 / 56%, 1.0 22.89 / 12.02 / 58%. These weights' mode is often
+# near gray, so colour grows with T; no T reaches 70%, and past 0.55 each point of colour costs about 0.04 dB.
+# Per photo (T 0.55): median gain over gray +1.02 dB, mean +0.81; a third of the photos lose, most of them nearly
+# colourless ones that gray already scores well (a keyboard, gray 35.5 dB, loses 10 dB to a brown tint).
 # What the PSNR term costs in colour on the deep chain (2026-12-02, stage 3's recipe from stage 3, the same 50,000
 # photos, lr 3e-4 cosine; T chosen on validation; 100 training-side photos, with the mirror): --psnr-weight 0.1 (stage
 # 3 itself) 23.26 / 10.92 / 49%; 0.03 (runs/s4/psnr003, T 0.55) 22.94 / 11.41 / 57%; 0 (runs/s4/nopsnr, T 0.7) 22.53 /
