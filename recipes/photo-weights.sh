@@ -167,6 +167,17 @@ stage() {  # stage N, then its own options; stage N > 1 goes on from stage N-1's
 # validation ab MSE 165.5 -> 166.3 at T 0.55 (0.00997 after epoch 2, 0.01015 at the end), colour 52% -> 55%; on the
 # training-side photos 23.00 / 11.52 / 51%. Not shipped: the extra channels move the model along the same
 # colour-for-error trade as every longer pass at width 16; the rebalanced objective, not the capacity, sets where it sits.
+# A pretext-first chain, started (2026-12-02, Intel Xeon with AMX, bf16; runs/s5, not shipped): `colorbench pretrain
+# --model photo_unet --width 16 --blocks 8 --data runs/labelset --size 64 --batch-size 64 --augment photo --epochs 12`
+# (the encoder names the 200 labels from L; lr 1e-3 constant; 53 min at about 640 img/s): 27.5% validation accuracy
+# (chance 0.5%; the 5-epoch pretext above reached 11.5%). Then COMMON --init runs/s5/pre/encoder.safetensors --epochs 3
+# --lr 1e-3 --schedule cosine --psnr-weight 0.1 on the photo set (68 min at 121 img/s; the host showed a third of its
+# time in the kernel). Its validation (the deep chain's split) at T 0.55: ab MSE 168.3 / ab PSNR 21.71 / colour 56%,
+# better on all three than deep stage 1 (21.56 dB, 50%) and stage 2 (173.9 / 21.60 / 52%) with fewer colour passes.
+# At full size it is not: 100 training-side photos 23.04 / 11.14 / 53% against the shipped 23.26 / 10.92 / 49%;
+# held-out ImageNet 23.06 / 11.57 / 49% against 23.25 / 10.94 / 46% (deep stage 1, one pass: 23.10 / 11.11 / 47%).
+# Next: stage 3's recipe (labels beside the colour, 50,000 photos, lr 3e-4 cosine) from it, to see whether the lead
+# on 64-pixel crops carries to full-size photos.
 if [ "$CHAIN" = deep ]; then
   stage 1 --epochs 4 --lr 1e-3 --schedule cosine --psnr-weight 0.1
 else
