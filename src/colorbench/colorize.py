@@ -48,18 +48,19 @@ def default_weights() -> Path:
 def _load(path: str, device: str, temperature: float | None = None) -> tuple[Colorizer, dict]:
     model, info = load_model(path, device)
     if temperature is not None:  # its own cached copy: the weights' own T stays with the other
-        if not takes_temperature(model):
-            raise UsageError(f"--temperature: the weights {path} predict ab directly, with no colour bins to decode; "
-                             "it applies to classification weights (the shipped default and hints), so drop it here")
         if not temperature > 0:
             raise UsageError(f"--temperature must be more than 0, not {temperature}")
+        if not decodes_bins(model):
+            raise UsageError(f"--temperature: the weights {path} predict ab directly, with no colour bins to decode; "
+                             "it applies to classification weights (the shipped default and hints), so drop it here")
         model.decode.temperature.fill_(temperature)
     return model, {**info, "path": path}
 
 
-def takes_temperature(model: torch.nn.Module) -> bool:
-    """Whether the weights decode colour bins at an annealed-mean temperature (the classification objective)."""
-    return isinstance(getattr(getattr(model, "decode", None), "temperature", None), torch.Tensor)
+def decodes_bins(model: torch.nn.Module) -> bool:
+    """Whether the weights score colour bins and decode them at an annealed-mean temperature (the
+    classification objective), rather than predict ab directly."""
+    return isinstance(getattr(getattr(model, "decode", None), "bins", None), torch.Tensor)
 
 
 def weights_path(weights: str | os.PathLike | None = None) -> Path:
@@ -245,9 +246,9 @@ def suggest_colors(model: torch.nn.Module, small: torch.Tensor, light: float, fx
     `predict_ab` (the other points change what is likely here). Returns up to k [{"color": "#rrggbb",
     "p": probability}], most likely first, each at the photo's lightness there and at least `apart` LAB
     units from a likelier one; [] when the weights predict no distribution over colours (regression)."""
-    bins = getattr(model.decode, "bins", None)
-    if bins is None:
+    if not decodes_bins(model):
         return []
+    bins = model.decode.bins
     h, w = small.shape[-2:]
     p = next(model.parameters())
     hint = None

@@ -238,7 +238,7 @@ def evaluate_photos(source: str, weights: list[str], out: str | os.PathLike, siz
     weights that predict ab directly are measured as they are. Each one's T is in results.json."""
     from tqdm import tqdm
 
-    from .colorize import check_hints, colorize_lightness, load_colorizer, recommended_size, takes_temperature
+    from .colorize import check_hints, colorize_lightness, load_colorizer, recommended_size, decodes_bins
     from .inputs import HINT_CHANNELS
 
     models, same = {}, {}  # label -> (model, size, info); a label whose weights an earlier one has -> that label
@@ -248,7 +248,7 @@ def evaluate_photos(source: str, weights: list[str], out: str | os.PathLike, siz
         while label in models or label in same or label == "gray":  # two run folders both named "run"
             label, i = f"{base}-{i}", i + 1
         model, info = load_colorizer(path)
-        if temperature is not None and takes_temperature(model):
+        if temperature is not None and decodes_bins(model):
             model, info = load_colorizer(path, temperature=temperature)
         s = size or recommended_size(info)
         first = next((k for k, (_, ks, ki) in models.items()
@@ -312,7 +312,7 @@ def evaluate_photos(source: str, weights: list[str], out: str | os.PathLike, siz
     described = {m: {"weights": models[m][2]["path"] if m != "gray" else None,
                      "size": models[m][1] if m != "gray" else None,
                      "temperature": round(float(models[m][0].decode.temperature), 6)
-                     if m != "gray" and takes_temperature(models[m][0]) else None} for m in methods}
+                     if m != "gray" and decodes_bins(models[m][0]) else None} for m in methods}
     for label, first in same.items():  # every name asked for keeps its figures, marked as another's
         described[label] = {**described[first], "same_as": first}
         summary[label], rows[label] = summary[first], rows[first]
