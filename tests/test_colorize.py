@@ -84,8 +84,8 @@ def make_mixed_folder(root):
     Image.fromarray((rgb[..., 0].astype(np.uint16) * 257)).save(root / "deep16.png")
     Image.fromarray(rgb).convert("P").save(root / "anim.gif")
     Image.new("RGB", (1, 1), (200, 30, 30)).save(root / "tiny.png")
-    y = np.linspace(0, 255, 4000, dtype=np.uint8)
-    big = np.broadcast_to(np.stack([y, y[::-1], y], -1)[:, None], (4000, 6000, 3))
+    y = np.linspace(0, 255, 2000, dtype=np.uint8)  # 6 megapixels: a camera photo, colorized in several strips
+    big = np.broadcast_to(np.stack([y, y[::-1], y], -1)[:, None], (2000, 3000, 3))
     Image.fromarray(np.ascontiguousarray(big)).save(root / "big.jpg", quality=80)
     data = io.BytesIO()
     Image.fromarray(rgb).save(data, "JPEG")
@@ -109,7 +109,7 @@ def test_folder_run_skips_bad_files_and_a_second_run_changes_nothing(weights, tm
     assert set(skipped) == {"truncated.jpg", "notes.jpg"}
     assert len(lines) == 2 and all(line.startswith("skipped ") and "\n" not in line for line in lines)
     assert (out / "sub" / "b.png").exists() and (out / "anim.png").exists()  # structure kept; GIF -> PNG
-    assert Image.open(out / "big.jpg").size == (6000, 4000)
+    assert Image.open(out / "big.jpg").size == (3000, 2000)
     assert Image.open(out / "tiny.png").size == (1, 1)
     assert Image.open(out / "rgba.png").mode == "RGBA"
     assert Image.open(out / "rotated.jpg").size == (30, 50)  # EXIF orientation honoured
