@@ -451,3 +451,25 @@ def test_cli_temperature_on_weights_without_bins_is_one_line_and_writes_nothing(
     assert not (tmp_path / "out").exists()
     r = colorbench_cli("colorize", src, "--temperature", "0", "-o", tmp_path / "out")
     assert r.returncode == 2 and "argument --temperature: must be more than 0, not 0" in r.stderr
+
+
+@pytest.mark.parametrize("mode, order", [("vivid", [3.0, 1.0, 0.3]), ("gray", [0.3, 1.0, 3.0])])
+def test_colours_order_by_t_is_measured_not_assumed(mode, order):
+    """`by_colour`: a classifier whose likeliest bin is vivid grows duller as T rises (the mean spreads over
+    every bin); one whose likeliest bin is gray grows more colourful (the shipped default's case)."""
+    from colorbench.colorize import at_temperature, by_colour
+
+    torch.manual_seed(0)
+    m = create_model("cnn", fitted("classification"), width=8).eval()
+    bins = m.decode.bins
+    head = [c for c in m.net.modules() if isinstance(c, torch.nn.Conv2d)][-1]
+    assert head.out_channels == len(bins)
+    with torch.no_grad():
+        head.weight.zero_()
+        head.bias.zero_()
+        head.bias[bins.norm(dim=1).argmax() if mode == "vivid" else bins.norm(dim=1).argmin()] = 4.0
+    assert by_colour(m, [1.0, 0.3, 3.0]) == order
+    assert float(m.decode.temperature) == pytest.approx(0.38)  # measured on copies: its own T untouched
+    copy = at_temperature(m, 2.0)
+    assert float(copy.decode.temperature) == 2.0 and float(m.decode.temperature) == pytest.approx(0.38)
+    assert by_colour(create_model("cnn", width=8), [0.3, 1.0]) == []  # ab predicted directly: no T to order

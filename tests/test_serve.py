@@ -20,7 +20,7 @@ import torch
 from PIL import Image
 
 from colorbench.color import gray_of_lightness, rgb_to_lab
-from colorbench.colorize import UsageError, colorize_array, colorize_strips, load_colorizer
+from colorbench.colorize import UsageError, at_temperature, colorize_array, colorize_strips, load_colorizer
 from colorbench.models import create_model, save_model
 from colorbench.serve import allowed_hosts, make_server
 from helpers import fitted
@@ -422,6 +422,48 @@ def test_a_classification_model_serves_photos(tmp_path):
     assert np.asarray(from_data_url(body["color"]).convert("RGB")).shape == (40, 56, 3)
 
 
+
+def chroma(body: dict) -> float:
+    rgb = np.asarray(from_data_url(body["color"]).convert("RGB"), dtype=np.float32) / 255
+    return float(rgb_to_lab(torch.from_numpy(rgb).permute(2, 0, 1)[None])[:, 1:].norm(dim=1).mean())
+
+
+def test_colour_strength_recolours_the_kept_photo_at_the_t_chosen():
+    """/recolor at one of the offered strengths (least colour first): the kept photo colorized again by the
+    weights decoding at that T, as `colorize_strips` gives; the first strength gives the first result; a T
+    not offered is a one-line 400, and weights that predict ab directly offer none."""
+    skdata = pytest.importorskip("skimage.data", reason="scikit-image is not installed")
+    rgb = np.asarray(Image.fromarray(skdata.astronaut()).resize((96, 96)))
+    with server() as srv:  # the shipped default
+        u = f"http://127.0.0.1:{srv.server_address[1]}"
+        status, first = post(u, png(rgb))
+        strengths = first["strengths"]
+        assert status == 200 and len(strengths) >= 5 and first["temperature"] == first["tuned"] in strengths
+        assert first["temperature"] == pytest.approx(float(srv.model.decode.temperature), abs=1e-4)
+        least, most = (post_json(u, "/recolor", {"id": first["id"], "temperature": t})[1] for t in
+                       (strengths[0], strengths[-1]))
+        assert chroma(least) < chroma(first) < chroma(most)  # less ... more, on this photo too
+        want, _ = colorize_strips(rgb, at_temperature(srv.model, strengths[-1]), srv.size)
+        assert np.array_equal(np.asarray(from_data_url(most["color"]).convert("RGB")), want)
+        status, again = post_json(u, "/recolor", {"id": first["id"], "hints": [], "temperature": first["temperature"]})
+        assert status == 200 and again["color"] == first["color"]
+        for bad in (0.123, True, "0.55"):
+            status, answer = post_json(u, "/recolor", {"id": first["id"], "temperature": bad})
+            assert status == 400 and "not one of the colour strengths offered" in answer["error"]
+        assert float(srv.model.decode.temperature) == pytest.approx(first["temperature"])  # its own T kept
+
+
+def test_weights_without_bins_offer_no_strength(url):
+    status, first = post(url, png(np.full((20, 30, 3), 128, np.uint8)))
+    assert status == 200 and first["strengths"] == [] and first["temperature"] is None
+    status, again = post_json(url, "/recolor", {"id": first["id"], "hints": []})
+    assert status == 200 and again["color"] == first["color"]
+    status, answer = post_json(url, "/recolor", {"id": first["id"], "temperature": 0.55})
+    assert status == 400 and "none: these weights predict ab directly" in answer["error"]
+    status, answer = post_json(url, "/recolor", {"id": first["id"], "hints": [{"x": 1, "y": 1, "color": "#ff0000"}]})
+    assert status == 409 and "take no colour points" in answer["error"]
+
+
 # colour points on the page's photo
 
 
@@ -551,6 +593,38 @@ def test_colour_points_in_browser_with_real_clicks(hint_weights, tmp_path, brows
             with urllib.request.urlopen(urllib.request.Request(url + "/colorize", data=png(rgb), method="POST")) as r:
                 want = np.asarray(from_data_url(json.load(r)["color"]).convert("RGB")).reshape(-1)[:3000]
             assert np.abs(np.array(got) - want).max() <= 1  # the automatic result (canvas may round)
+            assert not [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+    finally:
+        driver.quit()
+
+
+def test_colour_strength_slider_in_browser(tmp_path, browser, artifacts):
+    """The shipped weights behind the page: the colour slider starts at the weights' own T, and moving it
+    to "more" (the End key, as a keyboard user does) colours the same photo again, more strongly."""
+    skdata = pytest.importorskip("skimage.data", reason="scikit-image is not installed")
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    Image.fromarray(skdata.astronaut()).convert("L").resize((256, 256)).save(tmp_path / "astronaut.png")
+    driver = browser()
+    src = "return document.getElementById('result').src"
+    try:
+        with running() as url:
+            driver.get(url + "/")
+            driver.find_element(By.ID, "file").send_keys(str(tmp_path / "astronaut.png"))
+            wait = WebDriverWait(driver, 60)
+            wait.until(lambda d: d.execute_script("return document.getElementById('result').naturalWidth") == 256)
+            slider = driver.find_element(By.ID, "strength")
+            assert slider.is_displayed() and "(as tuned)" in driver.find_element(By.ID, "strengthinfo").text
+            first, strengths = driver.execute_script(src), driver.execute_script("return strengths")
+            assert int(slider.get_attribute("value")) == strengths.index(driver.execute_script("return photo.tuned"))
+            driver.save_screenshot(str(artifacts / "serve-strength-1-tuned.png"))
+            slider.send_keys(Keys.END)
+            wait.until(lambda d: d.execute_script(src) != first and not d.execute_script("return inflight"))
+            assert int(slider.get_attribute("value")) == len(strengths) - 1
+            assert driver.find_element(By.ID, "strengthinfo").text == f"T {strengths[-1]:g}"
+            driver.save_screenshot(str(artifacts / "serve-strength-2-more.png"))
             assert not [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
     finally:
         driver.quit()

@@ -511,7 +511,7 @@ def _temperature(p) -> None:
                    help="weights that score colour bins (default, hints): the annealed-mean temperature that "
                         "averages them; for the shipped default, higher gives more colour and more error (1.0: 58%% "
                         "of the true colourfulness; its own 0.55: 49%%; 0.38: 39%%, the least colour error; README), "
-                        "default: the weights' own")
+                        "default: the weights' own (serve: where the page's colour slider starts)")
 
 
 def _setup_evaluate_photos(p) -> None:

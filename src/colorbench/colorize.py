@@ -63,6 +63,37 @@ def decodes_bins(model: torch.nn.Module) -> bool:
     return isinstance(getattr(getattr(model, "decode", None), "bins", None), torch.Tensor)
 
 
+def at_temperature(model: Colorizer, temperature: float) -> Colorizer:
+    """A copy of classification weights that decodes at another annealed-mean T; the model given keeps its own."""
+    copy = __import__("copy").deepcopy(model)
+    copy.decode.temperature.fill_(temperature)
+    return copy
+
+
+def by_colour(model: Colorizer, temperatures: Iterable[float], photos: int = 40) -> list[float]:
+    """The annealed-mean temperatures in order of the colour they give, least first, measured (mean
+    chroma) on photos of the shipped sample: which way colour goes with T depends on the weights (the
+    shipped default's mode is often near gray, so its colour grows with T; weights with vivid modes
+    grow duller). Weights that predict ab directly: []."""
+    import tarfile
+
+    from .data import sample_archive
+
+    if not decodes_bins(model):
+        return []
+    with tarfile.open(sample_archive()) as tar:
+        members = [m for m in tar.getmembers() if m.isfile() and m.name.endswith(".jpg")]
+        step = max(1, len(members) // photos)
+        rgb = np.stack([read_image(tar.extractfile(m).read(), m.name)[0] for m in members[::step][:photos]])
+    L = rgb_to_lab(torch.from_numpy(rgb).permute(0, 3, 1, 2).float() / 255)[:, :1]
+    probe = at_temperature(model, 1.0)
+    chroma = {}
+    for t in sorted(set(temperatures)):
+        probe.decode.temperature.fill_(t)
+        chroma[t] = float(predict_ab(probe, L, L.shape[-1]).norm(dim=1).mean())
+    return sorted(chroma, key=chroma.get)
+
+
 def weights_path(weights: str | os.PathLike | None = None) -> Path:
     """The file or run folder `weights` names: the name of shipped weights ("default", "study"; None:
     the default), or a path. A bare name that is neither is a usage error naming the shipped ones."""

@@ -15,8 +15,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from .colorize import (UsageError, check_hints, colorize_strips, load_colorizer, network_lightness,
-                       recommended_size, suggest_colors)
+from .colorize import (UsageError, at_temperature, by_colour, check_hints, colorize_strips, decodes_bins,
+                       load_colorizer, network_lightness, recommended_size, suggest_colors)
 from .data import to_rgb_array
 from .inputs import HINT_CHANNELS
 
@@ -27,6 +27,9 @@ RETRY_AFTER = 5  # seconds, the Retry-After of that answer
 MAX_ASPECT = 20  # the network sees the short side at `size` pixels: a 1000:1 strip would be a huge input
 KEPT = 4  # photos kept in memory for their colour points (the latest uploads): each is its uint8 pixels
 MAX_HINT_BYTES = 1 << 16  # a points request: JSON of at most this size (hundreds of points)
+# the colour strengths the page offers (annealed-mean T, beside the weights' own): a fixed few, so that the
+# copies of the weights decoding at them stay few too
+STRENGTHS = (0.3, 0.45, 0.7, 0.85, 1.0)
 
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -63,6 +66,8 @@ figcaption{margin-top:8px;color:var(--muted);font-size:.95rem;text-align:center}
  border:1px solid #0003;cursor:pointer;padding:0} #swatches button.on{outline:3px solid var(--accent)}
 #picker .row{display:flex;gap:8px;align-items:center;justify-content:space-between;margin-top:4px}
 #pointsinfo{color:var(--muted);font-size:.9rem;margin-top:6px;text-align:center}
+#strengthrow{gap:10px} #strengthrow label{font-weight:600} .ends,#strengthinfo{color:var(--muted);font-size:.9rem}
+#strength{width:220px;accent-color:var(--accent)}
 </style></head><body><main>
 <h1>Colorize a photo</h1>
 <p class="lead">Drop a photo here or choose one; it stays on this computer.
@@ -80,6 +85,9 @@ Black-and-white photos work best; a colour photo is turned gray first.</p>
 <figcaption>Colorized: the colours are the model's guess</figcaption>
 <div id="pointsinfo" hidden>Click the colorized photo to set a colour there; drag a point to move it, select it and
 press Delete (or Remove) to take it away.</div></figure></div>
+<div class="actions" id="strengthrow" hidden><label for="strength">Colour</label><span class="ends">less</span>
+<input id="strength" type="range" min="0" max="0" step="1" value="0"><span class="ends">more</span>
+<span id="strengthinfo"></span></div>
 <div class="actions"><a id="download" class="button" href="#" download="photo-colorized.png">Download the colorized photo</a>
 <span id="info"></span></div></section>
 </main><script>
@@ -104,7 +112,10 @@ async function send(file) {
     $('result').src = $('download').href = await blobUrl(data.color);
     $('download').download = name;
     $('info').textContent = `${name}, ${data.width} \\u00d7 ${data.height} pixels`;
-    photo = {id: data.id, width: data.width, height: data.height, hints: data.hints}; points = []; active = -1;
+    photo = {id: data.id, width: data.width, height: data.height, hints: data.hints, tuned: data.tuned}; points = []; active = -1;
+    strengths = data.strengths || []; $('strengthrow').hidden = strengths.length < 2;
+    $('strength').max = strengths.length - 1; $('strength').value = Math.max(0, strengths.indexOf(data.temperature));
+    showStrength();
     picker.hidden = true; draw(); $('pointsinfo').hidden = !data.hints;
     $('results').hidden = false; document.body.classList.add('done');
   } catch (e) {
@@ -113,7 +124,7 @@ async function send(file) {
   } finally { busy = false; document.body.classList.remove('busy'); $('status').hidden = true; $('file').value = ''; }
 }
 // colour points: click the result to place one, pick a suggested or any colour, drag it, delete it
-let photo = null, points = [], active = -1, inflight = false, again = false;
+let photo = null, points = [], active = -1, inflight = false, again = false, strengths = [];
 const stage = $('stage'), picker = $('picker');
 function coloured() { return points.filter(p => p.color).map(p => ({x: p.x, y: p.y, color: p.color})); }
 function draw() {
@@ -135,7 +146,7 @@ async function refresh() {  // one request at a time; changes made meanwhile are
   if (inflight) { again = true; return; }
   inflight = true; $('status').hidden = false;
   try {
-    const data = await post('/hints', {id: photo.id, hints: coloured()});
+    const data = await post('/recolor', {id: photo.id, hints: coloured(), temperature: strengths[+$('strength').value]});
     urls.forEach(u => URL.revokeObjectURL(u)); urls = [];
     $('result').src = $('download').href = await blobUrl(data.color);
     $('error').hidden = true;
@@ -190,6 +201,12 @@ $('result').addEventListener('click', e => {
   points.push(at(e)); place(points.length - 1);
 });
 $('pick').addEventListener('input', e => set(e.target.value));
+function showStrength() {  // the annealed-mean T of the chosen strength, and which one the weights were tuned at
+  const t = strengths[+$('strength').value];
+  $('strengthinfo').textContent = t === undefined ? '' : `T ${t}` + (t === photo.tuned ? ' (as tuned)' : '');
+}
+$('strength').addEventListener('input', showStrength);
+$('strength').addEventListener('change', () => { if (photo) refresh(); });
 $('remove').addEventListener('click', remove);
 addEventListener('keydown', e => { if ((e.key === 'Delete' || e.key === 'Backspace') && active >= 0 &&
   e.target.tagName !== 'INPUT') remove(); if (e.key === 'Escape') { picker.hidden = true; active = -1; draw(); } });
@@ -323,7 +340,7 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         try:
             route = self.path.split("?")[0]
-            if route not in ("/colorize", "/hints", "/suggest"):
+            if route not in ("/colorize", "/recolor", "/hints", "/suggest"):
                 self.close_connection = True  # the body is not read
                 return self.reply_json(404, {"error": f"no such page: {printable(self.path)}"})
             n = self.body_length()
@@ -398,21 +415,23 @@ class Handler(BaseHTTPRequestHandler):
             color, gray = np.dstack([color, alpha]), np.dstack([gray, alpha])
         gray_url = png_data_url(gray)
         del gray
-        guided = "true" if srv.hint_model is not None else "false"
-        return [f'{{"width": {w}, "height": {h}, "id": "{photo}", "hints": {guided}, "gray": "'.encode(), *gray_url,
+        about = {"width": w, "height": h, "id": photo, "hints": srv.hint_model is not None,
+                 "strengths": srv.strengths, "temperature": srv.temperature, "tuned": srv.tuned}
+        return [json.dumps(about)[:-1].encode(), b', "gray": "', *gray_url,
                 b'", "color": "', *png_data_url(color), b'"}']
 
     def points(self, route: str, n: int) -> None:
-        """/hints {"id", "hints": [{"x", "y", "color"}]} -> {"color": the photo colorized with those points};
-        /suggest {"id", "x", "y", "hints"} -> {"colors": [{"color", "p"}]}, the likeliest colours at (x, y)."""
+        """/recolor {"id", "hints": [{"x", "y", "color"}], "temperature": T} -> {"color": the kept photo colorized
+        again with those points (none: the automatic colour) at that colour strength (one of "strengths");
+        /hints: the same, for weights that take colour points; /suggest {"id", "x", "y", "hints"} ->
+        {"colors": [{"color", "p"}]}, the likeliest colours at (x, y)."""
         srv = self.server
         if n > MAX_HINT_BYTES:
             self.discard(n)
             raise Refused(413, f"a points request is at most {MAX_HINT_BYTES // 1024} KB")
-        if srv.hint_model is None:
+        if srv.hint_model is None and route != "/recolor":
             self.discard(n)
-            raise Refused(409, "these weights take no colour points; start colorbench serve with weights that do "
-                               "(--weights hints)")
+            raise Refused(409, NO_POINTS)
         try:
             req = json.loads(self.read_body(n))
         except (UnicodeDecodeError, json.JSONDecodeError):
@@ -425,8 +444,14 @@ class Handler(BaseHTTPRequestHandler):
             raise Refused(410, "this photo is no longer here (the server keeps the latest few): drop it again")
         rgb, alpha = photo
         h, w = rgb.shape[:2]
+        t = req.get("temperature")
+        if t is not None and (isinstance(t, bool) or t not in srv.strengths):
+            offered = ", ".join(f"{v:g}" for v in srv.strengths) or "none: these weights predict ab directly"
+            raise Refused(400, f"temperature {printable(str(t), 20)} is not one of the colour strengths offered ({offered})")
         try:
             hints = check_hints(req.get("hints", []), w, h, "points")
+            if len(hints) and srv.hint_model is None:
+                raise Refused(409, NO_POINTS)
             if route == "/suggest":
                 x, y = req.get("x"), req.get("y")
                 check_hints([(x, y, "#000000")], w, h, "point")
@@ -440,9 +465,9 @@ class Handler(BaseHTTPRequestHandler):
                 light = float(network_lightness(rgb[int(y):int(y) + 1, int(x):int(x) + 1], 1)[0, 0, 0, 0])
                 colors = suggest_colors(srv.hint_model, small, light, (x + 0.5) / w, (y + 0.5) / h, hints)
                 return self.reply_json(200, {"colors": colors})
-            # no points: the automatic result, as first shown
-            color, _ = colorize_strips(rgb, srv.hint_model if len(hints) else srv.model, srv.size,
-                                       hints=hints if len(hints) else None)
+            # no points: the automatic result, as first shown (at its first strength)
+            model = srv.variant("hints" if len(hints) else "auto", srv.temperature if t is None else t)
+            color, _ = colorize_strips(rgb, model, srv.size, hints=hints if len(hints) else None)
         finally:
             srv.slots.release()
         if alpha is not None:
@@ -450,9 +475,24 @@ class Handler(BaseHTTPRequestHandler):
         self.reply(200, [b'{"color": "', *png_data_url(color), b'"}'], "application/json")
 
 
+NO_POINTS = "these weights take no colour points; start colorbench serve with weights that do (--weights hints)"
+
+
 class Server(ThreadingHTTPServer):
     daemon_threads = True  # Ctrl-C does not wait for a photo in progress
     request_queue_size = 128  # a burst of uploads waits to be accepted instead of being reset
+
+    def variant(self, which: str, temperature: float | None):
+        """The automatic ("auto") or colour-point ("hints") weights decoding at one of the offered
+        strengths: made once each (a copy of the weights, a few MB), kept while the server runs."""
+        base = self.model if which == "auto" else self.hint_model
+        if temperature is None or temperature == self.temperature or not decodes_bins(base):
+            return base  # the first strength: each weights at their own (the colour points' as trained)
+        with self.lock:
+            key = (which, temperature)
+            if key not in self.variants:
+                self.variants[key] = at_temperature(base, temperature)
+            return self.variants[key]
 
     def handle_error(self, request, client_address):  # one line, not a traceback
         print(f"colorbench serve: request from {client_address[0]} failed: {sys.exc_info()[1]!r}", file=sys.stderr)
@@ -479,7 +519,11 @@ def make_server(host: str = "127.0.0.1", port: int = 8000, weights=None, size: i
     except OSError as e:
         raise ValueError(f"cannot listen on {host}:{port} ({e.strerror or e}); try another --port") from None
     srv.model, srv.size, srv.slots = model, size or recommended_size(info), threading.BoundedSemaphore(SLOTS)
-    srv.hint_model, srv.photos, srv.lock = hint_model, {}, threading.Lock()
+    srv.hint_model, srv.photos, srv.lock, srv.variants = hint_model, {}, threading.Lock(), {}
+    # the colour strengths offered, least colour first (measured: its direction depends on the weights)
+    srv.tuned = round(float(load_colorizer(weights)[0].decode.temperature), 4) if decodes_bins(model) else None
+    srv.temperature = round(float(model.decode.temperature), 4) if decodes_bins(model) else None
+    srv.strengths = by_colour(model, {*STRENGTHS, srv.tuned, srv.temperature}) if decodes_bins(model) else []
     srv.max_upload_mb, srv.max_bytes = max_upload_mb, int(max_upload_mb * 2**20)
     srv.max_pixels = int(max_megapixels * 1e6)
     srv.allowed_hosts = allowed_hosts(host, srv.server_address[1])
