@@ -180,6 +180,15 @@ stage() {  # stage N, then its own options; stage N > 1 goes on from stage N-1's
 # training-side 23.28 / 11.09 / 54% against the shipped 23.26 / 10.92 / 49%; held-out ImageNet 23.15 / 11.31 / 50%
 # against 23.25 / 10.94 / 46%. More colour for a little error (0.025 dB a point, the shipped chain's trade 0.04), but
 # worse on both errors held out: not shipped. The pretext's lead on 64-pixel crops does not carry to full-size photos.
+# A photo-level "how much colour" decision, measured before building it (2026-12-02, recipes/colour_amount.py, the
+# shipped default at T 0.55, no training): on the 100 training-side photos, the decoded ab scaled by one factor for
+# every photo gives 23.41 / 10.57 / 36% at 0.75 and 22.38 / 11.92 / 75% at 1.5 (1.0: 23.26 / 10.92 / 49%); each
+# photo at its own best factor (an oracle) 24.48 / 9.56 / 42%, and the oracle that pays 0.1 dB a unit of colour
+# 24.05 / 10.51 / 65% (gray 22.45): even a perfect per-photo decision reaches the issue's +1 dB and 70% together only
+# just (about +1.2 dB at 70%, interpolated). And the network does not know that factor: on 12,032 training crops its
+# global vector, mean bin distribution, entropy, predicted chroma and lightness predict each crop's best factor
+# (<ab, truth> / <ab, ab>) with R^2 0.03 (ridge; a small MLP 0.04). The colour it gets wrong is wrong in hue, not
+# in amount, and nothing in the photo tells it which: not built.
 if [ "$CHAIN" = deep ]; then
   stage 1 --epochs 4 --lr 1e-3 --schedule cosine --psnr-weight 0.1
 else
