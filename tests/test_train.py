@@ -283,6 +283,28 @@ def test_pretrained_encoder_initialises_the_colorizer(tmp_path, sample):
         load_encoder(create_model("unet"), pre_file)
 
 
+def test_encoder_lr_freezes_or_slows_the_pretrained_encoder_and_resumes_alike(tmp_path, sample):
+    """--encoder-lr 0: the encoder copied from the pretext trains not at all, the rest does (under a cosine
+    schedule); a fraction keeps its own group through a resume (the same bits as one run)."""
+    kw = dict(dataset=sample, progress=False, log=lambda *_: None)
+    base = {**TINY, "epochs": 1, "init": "pretrain", "pretrain_epochs": 1}
+    train(TrainConfig(**base, encoder_lr=0.0, schedule="cosine"), tmp_path / "f", **kw)
+    pre, trained = load_file(tmp_path / "f" / "pretrain.safetensors"), load_file(tmp_path / "f" / "model.safetensors")
+    assert len(pre) == 6 and all(torch.equal(trained[k], v) for k, v in pre.items())
+    assert any(not torch.equal(trained[k], v) for k, v in create_model("cnn", width=8).state_dict().items()
+               if k not in pre)
+    slow = {**base, "epochs": 2, "encoder_lr": 0.25}
+    train(TrainConfig(**slow), tmp_path / "a", **kw)
+    train(TrainConfig(**{**slow, "epochs": 1}), tmp_path / "b", **kw)
+    train(TrainConfig(**slow), tmp_path / "b", resume=True, **kw)
+    wa, wb = load_file(tmp_path / "a" / "model.safetensors"), load_file(tmp_path / "b" / "model.safetensors")
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    groups = torch.load(tmp_path / "b" / "state.pt", weights_only=True)["optimizer"]["param_groups"]
+    assert [g["scale"] for g in groups] == [1.0, 0.25] and len(groups[1]["params"]) == 6
+    r = colorbench_cli("train", "--data", "sample", "--encoder-lr", "-1", "--out", tmp_path / "bad")
+    assert r.returncode == 2 and "--encoder-lr is a fraction of --lr" in r.stderr and not (tmp_path / "bad").exists()
+
+
 class _Scores(torch.nn.Module):
     """A stand-in classifier: fixed bin scores, decoded by the real annealed mean."""
 

@@ -125,6 +125,8 @@ def train_help() -> dict[str, str]:
         "init": "start from a pretrained encoder (a file from colorbench pretrain, or 'pretrain' to make one "
                 "first), or go on from weights of this model (a run folder or .safetensors); none: random weights",
         "pretrain_epochs": "with --init pretrain: epochs of the pretext task (classifying the training split)",
+        "encoder_lr": "the encoder's learning rate as a fraction of --lr (e.g. 0.1 after --init of a pretrained encoder, "
+                      "to keep more of what it learnt; 0 freezes it)",
         "data": "'cifar10' (downloaded once), 'sample' (shipped, 2,500 images), or a path (README: Data)",
         "classes": "use only these classes (folders) of the data, comma-separated, e.g. 'objects' of a photo set; "
                    "none: all",
@@ -450,7 +452,7 @@ def _setup_train(p, pretrain: bool = False) -> None:
 
 # TrainConfig fields `colorbench pretrain` has no use for (pretrain.pretrain_encoder reads none of them)
 PRETEXT_IGNORES = frozenset({"loss", "rebalance", "temperature", "head_stride", "mse_weight", "psnr_weight",
-                             "label_weight", "ssim_weight", "init", "schedule"})
+                             "label_weight", "ssim_weight", "init", "schedule", "encoder_lr"})
 
 
 def _setup_compare(p) -> None:

@@ -55,6 +55,7 @@ class TrainConfig:
     ssim_weight: float = 1.0  # ssim: weight of (1 - SSIM) beside the MSE
     init: str = ""  # a pretrained encoder (`colorbench pretrain`'s file, or "pretrain"), or weights of this model to go on from
     pretrain_epochs: int = 3  # init "pretrain": epochs of the pretext task (classifying the training split)
+    encoder_lr: float = 1.0  # the encoder's learning rate as a fraction of lr: below 1 keeps more of what --init taught it; 0 freezes it
     data: str = _marked("cifar10", SAME_FOR_ARMS)  # "cifar10", "sample", or a path (see data.load_dataset)
     classes: str = _marked("", SAME_FOR_ARMS)  # comma-separated class folders of the data to use; empty: all
     size: int = _marked(0, SAME_FOR_ARMS)  # 0: the source's own size; else crop/resize to size x size
@@ -163,6 +164,8 @@ def validate(cfg: TrainConfig) -> TrainConfig:
         raise UsageError(f"--label-weight must be a number, 0 or more, got {cfg.label_weight}")
     if not cfg.lr > 0:
         raise UsageError(f"--lr must be positive, got {cfg.lr}")
+    if not 0 <= cfg.encoder_lr <= 1:
+        raise UsageError(f"--encoder-lr is a fraction of --lr, from 0 (frozen) to 1, got {cfg.encoder_lr}")
     deepens = [m for m in list_models() if "blocks" in inspect.signature(MODELS[m]).parameters]
     if cfg.blocks and cfg.model not in deepens:
         raise UsageError(f"--blocks: {cfg.model} has no residual blocks to add; only {', '.join(deepens)} has")

@@ -25,14 +25,20 @@ from .models import Colorizer, create_model, network_input
 from .persist import ReadError, load_tensors, save_tensors
 
 
-def encoder_state(model: Colorizer) -> dict[str, torch.Tensor]:
-    """The colorizer's tensors that belong to its encoder: the parameters a forward pass of the
-    encoder reaches (found by one backward pass), and the buffers (batch-norm statistics) of their modules."""
+def encoder_parameters(model: Colorizer) -> set[int]:
+    """The ids of the parameters a forward pass of the encoder reaches (found by one backward pass)."""
     model.zero_grad(set_to_none=True)
     p = next(model.parameters())
-    model.encoder(torch.rand(2, model.in_channels, 16, 16, device=p.device)).float().sum().backward()
+    model.encoder(torch.rand(2, model.in_channels, 16, 16, device=p.device, dtype=p.dtype)).float().sum().backward()
     used = {id(q) for q in model.parameters() if q.grad is not None}
     model.zero_grad(set_to_none=True)
+    return used
+
+
+def encoder_state(model: Colorizer) -> dict[str, torch.Tensor]:
+    """The colorizer's tensors that belong to its encoder: its parameters (`encoder_parameters`), and the
+    buffers (batch-norm statistics) of their modules."""
+    used = encoder_parameters(model)
     keep = {}
     for mod_name, mod in model.named_modules():
         own = list(mod.parameters(recurse=False))

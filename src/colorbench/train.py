@@ -310,7 +310,15 @@ def _train_loop(cfg: TrainConfig, out: Path, state: dict | None, data: Prepared,
         labels = data.dataset.train.labels[data.train_idx].to(device)
         for p in term.parameters():  # DDP starts every process from the main one's model; the classifier too
             world.broadcast(p.data)
-    opt = torch.optim.Adam([*model.parameters(), *(term.parameters() if term else ())], lr=cfg.lr)
+    rest = [*model.parameters(), *(term.parameters() if term else ())]
+    groups = [{"params": rest, "scale": 1.0}]
+    if cfg.encoder_lr != 1:  # the encoder in a group of its own, at its fraction of every step's lr
+        from .pretrain import encoder_parameters
+
+        enc = encoder_parameters(model)
+        groups = [{"params": [q for q in rest if id(q) not in enc], "scale": 1.0},
+                  {"params": [q for q in model.parameters() if id(q) in enc], "scale": cfg.encoder_lr}]
+    opt = torch.optim.Adam([{**g, "lr": cfg.lr * g["scale"]} for g in groups], lr=cfg.lr)
     g = torch.Generator(device=device).manual_seed(cfg.seed)  # shuffling and augmentation
     step_fn = torch.compile(model.raw) if cfg.compile else model.raw
     if world.active:  # gradients averaged across processes as they are computed
@@ -327,7 +335,7 @@ def _train_loop(cfg: TrainConfig, out: Path, state: dict | None, data: Prepared,
             term.load_state_dict(state["label_term"])
         opt.load_state_dict(state["optimizer"])
         for group in opt.param_groups:
-            group["lr"] = cfg.lr
+            group["lr"] = cfg.lr * group.get("scale", 1.0)
         _set_rng_state(g, state["rng"])
         start, history, train_time = state["epoch"], state["history"], state["train_time_s"]
         pretext = state.get("pretext")
@@ -386,7 +394,7 @@ def _train_loop(cfg: TrainConfig, out: Path, state: dict | None, data: Prepared,
             if cfg.schedule == "cosine":  # a function of the step alone: a resumed run continues the same curve
                 done = ((epoch - 1) * steps + step - 1) / (cfg.epochs * steps)
                 for group in opt.param_groups:
-                    group["lr"] = cfg.lr * 0.5 * (1 + math.cos(math.pi * done))
+                    group["lr"] = cfg.lr * group.get("scale", 1.0) * 0.5 * (1 + math.cos(math.pi * done))
             if world.active:  # the mean over the global batch, once DDP averages over processes
                 (loss * (len(xb) * world.size / global_count) if len(xb) else raw.sum() * 0).backward()
             else:
