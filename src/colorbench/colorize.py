@@ -8,6 +8,7 @@ lightness stays the input's.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import json
 import os
@@ -65,9 +66,9 @@ def decodes_bins(model: torch.nn.Module) -> bool:
 
 def at_temperature(model: Colorizer, temperature: float) -> Colorizer:
     """A copy of classification weights that decodes at another annealed-mean T; the model given keeps its own."""
-    copy = __import__("copy").deepcopy(model)
-    copy.decode.temperature.fill_(temperature)
-    return copy
+    other = copy.deepcopy(model)
+    other.decode.temperature.fill_(temperature)
+    return other
 
 
 def by_colour(model: Colorizer, temperatures: Iterable[float], photos: int = 40) -> list[float]:

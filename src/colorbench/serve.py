@@ -465,7 +465,7 @@ class Handler(BaseHTTPRequestHandler):
                 light = float(network_lightness(rgb[int(y):int(y) + 1, int(x):int(x) + 1], 1)[0, 0, 0, 0])
                 colors = suggest_colors(srv.hint_model, small, light, (x + 0.5) / w, (y + 0.5) / h, hints)
                 return self.reply_json(200, {"colors": colors})
-            # no points: the automatic result, as first shown (at its first strength)
+            # no points: the automatic colour; at the first strength, the result first shown
             model = srv.variant("hints" if len(hints) else "auto", srv.temperature if t is None else t)
             color, _ = colorize_strips(rgb, model, srv.size, hints=hints if len(hints) else None)
         finally:
