@@ -180,6 +180,16 @@ stage() {  # stage N, then its own options; stage N > 1 goes on from stage N-1's
 # training-side 23.28 / 11.09 / 54% against the shipped 23.26 / 10.92 / 49%; held-out ImageNet 23.15 / 11.31 / 50%
 # against 23.25 / 10.94 / 46%. More colour for a little error (0.025 dB a point, the shipped chain's trade 0.04), but
 # worse on both errors held out: not shipped. The pretext's lead on 64-pixel crops does not carry to full-size photos.
+# The pretext chain again with its encoder kept (2026-12-02, Intel Xeon with AMX, bf16; runs/s6, not shipped):
+# `colorbench pretrain` as above with --epochs 10 (25 min, 21.6% of the 200 labels), then COMMON --init
+# runs/s6/pre/encoder.safetensors --encoder-lr 0.1 (the encoder at a tenth of the lr, train --encoder-lr) --epochs 2
+# --lr 1e-3 --schedule cosine --psnr-weight 0.1 (28 min at 197 img/s). Validation at T 0.55: ab MSE 167.1 / ab PSNR
+# 21.70 / colour 54%, the best of any run on the 64-pixel crops, after 2 colour epochs. At full size, PSNR / CIEDE2000
+# / colour: 100 training-side photos 23.33 / 10.96 / 48% against the shipped 23.26 / 10.92 / 49%; held-out ImageNet
+# 23.25 / 11.29 / 45% against 23.25 / 10.94 / 46%. Stage 3's recipe from it (runs/s6/s3, 260 s): training-side 23.24 /
+# 11.22 / 49%, held-out ImageNet 23.12 / 11.48 / 48%. As in runs/s5: the pretext's lead on crops does not carry to
+# whole photos, where its hues go gray-blue and mauve where the default's go beige (looked at: an ostrich's road
+# bluish-gray, nearer the truth than the default's green; a ring-necked snake's green leaf brown-mauve in all).
 # A photo-level "how much colour" decision, measured before building it (2026-12-02, recipes/colour_amount.py, the
 # shipped default at T 0.55, no training): on the 100 training-side photos, the decoded ab scaled by one factor for
 # every photo gives 23.41 / 10.57 / 36% at 0.75 and 22.38 / 11.92 / 75% at 1.5 (1.0: 23.26 / 10.92 / 49%); each
