@@ -186,7 +186,7 @@ stage() {  # stage N, then its own options; stage N > 1 goes on from stage N-1's
 # --lr 1e-3 --schedule cosine --psnr-weight 0.1 (28 min at 197 img/s). Validation at T 0.55: ab MSE 167.1 / ab PSNR
 # 21.70 / colour 54%, the best of any run on the 64-pixel crops, after 2 colour epochs. At full size, PSNR / CIEDE2000
 # / colour: 100 training-side photos 23.33 / 10.96 / 48% against the shipped 23.26 / 10.92 / 49%; held-out ImageNet
-# 23.25 / 11.29 / 45% against 23.25 / 10.94 / 46%. Stage 3's recipe from it (runs/s6/s3, 260 s): training-side 23.24 /
+# 23.25 / 11.29 / 45% against 23.25 / 10.94 / 46%; held-out scenes 24.54 / 10.13 / 49% against 24.65 / 9.82 / 52%. Stage 3's recipe from it (runs/s6/s3, 260 s): training-side 23.24 /
 # 11.22 / 49%, held-out ImageNet 23.12 / 11.48 / 48%. As in runs/s5: the pretext's lead on crops does not carry to
 # whole photos, where its hues go gray-blue and mauve where the default's go beige (looked at: an ostrich's road
 # bluish-gray, nearer the truth than the default's green; a ring-necked snake's green leaf brown-mauve in all).
