@@ -161,3 +161,31 @@ def test_refigured_weights_keep_their_bits_and_take_the_new_tables(tmp_path, mon
     with pytest.raises(SystemExit, match="no table '99 colour photos: places"):
         cards.refigure("default", [_results("/x/places", "default", (1, 1, 1, 1, 1), (1, 1, 1, 1, 1))])
     assert load_tensors(path)[1] == meta
+
+
+def test_colour_amount_measures_as_evaluate_photos_does(tmp_path):
+    """recipes/colour_amount.py: its factor 0 is gray and its factor 1 the default weights, by the figures
+    `evaluate-photos` gives the same photos; each photo's own best factor is at least as good as any one."""
+    skdata = pytest.importorskip("skimage.data", reason="scikit-image is not installed")
+    from colorbench.photos import evaluate_photos
+
+    photos, crops = tmp_path / "photos", tmp_path / "set" / "train" / "objects"
+    photos.mkdir()
+    crops.mkdir(parents=True)
+    for name in ("astronaut", "coffee", "chelsea"):
+        img = Image.fromarray(getattr(skdata, name)())
+        img.resize((img.width // 4, img.height // 4)).save(photos / f"{name}.png")
+        for i, box in enumerate([(0, 0, 128, 128), (64, 64, 192, 192), (100, 20, 228, 148)]):
+            img.crop(box).save(crops / f"{name}-{i}.png")
+    r = subprocess.run([sys.executable, str(RECIPES / "colour_amount.py"), photos, tmp_path / "set", "--crops", "9"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    rows = {line.split(":")[0].strip(): [float(v.strip(" %")) for v in line.split(":")[1].split("/")]
+            for line in r.stdout.splitlines() if " / " in line and ":" in line}
+    want = evaluate_photos(str(photos), ["default"], tmp_path / "eval", progress=False)["summary"]
+    assert rows["every photo x 0"][:2] == pytest.approx([want["gray"]["psnr"], want["gray"]["ciede2000"]], abs=0.006)
+    assert rows["every photo x 1.0"][:2] == pytest.approx([want["default"]["psnr"], want["default"]["ciede2000"]],
+                                                          abs=0.006)
+    best = rows["each photo its own (oracle, colour at 0 dB a unit)"][0]
+    assert all(best >= v[0] for k, v in rows.items() if k.startswith("every photo"))
+    assert "9 training crops" in r.stdout and "R^2 on held-back crops" in r.stdout
