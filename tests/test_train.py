@@ -305,6 +305,18 @@ def test_encoder_lr_freezes_or_slows_the_pretrained_encoder_and_resumes_alike(tm
     assert r.returncode == 2 and "--encoder-lr is a fraction of --lr" in r.stderr and not (tmp_path / "bad").exists()
 
 
+def test_finding_the_encoder_moves_no_batch_norm_statistics():
+    """The probe that finds the encoder's parameters (for --encoder-lr, and the pretext's file) runs in eval
+    mode: weights in training keep their batch-norm statistics and their mode."""
+    from colorbench.pretrain import encoder_parameters
+
+    m = create_model("photo_unet", width=8, blocks=1)
+    before = {k: v.clone() for k, v in m.state_dict().items()}
+    enc = encoder_parameters(m)
+    assert m.training and all(torch.equal(v, m.state_dict()[k]) for k, v in before.items())
+    assert 0 < len(enc) < len(list(m.parameters())) and all(q.grad is None for q in m.parameters())
+
+
 class _Scores(torch.nn.Module):
     """A stand-in classifier: fixed bin scores, decoded by the real annealed mean."""
 

@@ -26,10 +26,15 @@ from .persist import ReadError, load_tensors, save_tensors
 
 
 def encoder_parameters(model: Colorizer) -> set[int]:
-    """The ids of the parameters a forward pass of the encoder reaches (found by one backward pass)."""
+    """The ids of the parameters a forward pass of the encoder reaches (found by one backward pass, in
+    eval mode: the probe's random input must not move the batch-norm statistics of weights in training)."""
     model.zero_grad(set_to_none=True)
-    p = next(model.parameters())
-    model.encoder(torch.rand(2, model.in_channels, 16, 16, device=p.device, dtype=p.dtype)).float().sum().backward()
+    p, training = next(model.parameters()), model.training
+    model.eval()
+    try:
+        model.encoder(torch.rand(2, model.in_channels, 16, 16, device=p.device, dtype=p.dtype)).float().sum().backward()
+    finally:
+        model.train(training)
     used = {id(q) for q in model.parameters() if q.grad is not None}
     model.zero_grad(set_to_none=True)
     return used

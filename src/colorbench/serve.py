@@ -417,6 +417,7 @@ class Handler(BaseHTTPRequestHandler):
         del gray
         about = {"width": w, "height": h, "id": photo, "hints": srv.hint_model is not None,
                  "strengths": srv.strengths, "temperature": srv.temperature, "tuned": srv.tuned}
+        # the object's JSON without its closing brace, then the two big PNGs appended in pieces (never joined)
         return [json.dumps(about)[:-1].encode(), b', "gray": "', *gray_url,
                 b'", "color": "', *png_data_url(color), b'"}']
 

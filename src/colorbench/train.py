@@ -281,6 +281,12 @@ def _train(cfg: TrainConfig, out: Path, state: dict | None, dataset: Dataset | N
     return _train_loop(cfg, out, state, data, device, precision, progress, log, world)
 
 
+def _set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
+    """Every group at `lr` times its scale (the encoder's --encoder-lr; groups of checkpoints older than it: 1)."""
+    for group in opt.param_groups:
+        group["lr"] = lr * group.get("scale", 1.0)
+
+
 def _train_loop(cfg: TrainConfig, out: Path, state: dict | None, data: Prepared, device: torch.device,
                 precision: str, progress: bool, log, world: World) -> dict:
     from tqdm import tqdm
@@ -310,15 +316,17 @@ def _train_loop(cfg: TrainConfig, out: Path, state: dict | None, data: Prepared,
         labels = data.dataset.train.labels[data.train_idx].to(device)
         for p in term.parameters():  # DDP starts every process from the main one's model; the classifier too
             world.broadcast(p.data)
-    rest = [*model.parameters(), *(term.parameters() if term else ())]
-    groups = [{"params": rest, "scale": 1.0}]
+    weights = [*model.parameters(), *(term.parameters() if term else ())]
+    enc = set()
     if cfg.encoder_lr != 1:  # the encoder in a group of its own, at its fraction of every step's lr
         from .pretrain import encoder_parameters
 
         enc = encoder_parameters(model)
-        groups = [{"params": [q for q in rest if id(q) not in enc], "scale": 1.0},
-                  {"params": [q for q in model.parameters() if id(q) in enc], "scale": cfg.encoder_lr}]
-    opt = torch.optim.Adam([{**g, "lr": cfg.lr * g["scale"]} for g in groups], lr=cfg.lr)
+    groups = [{"params": [q for q in weights if id(q) not in enc], "scale": 1.0}]
+    if enc:
+        groups.append({"params": [q for q in weights if id(q) in enc], "scale": cfg.encoder_lr})
+    opt = torch.optim.Adam(groups, lr=cfg.lr)
+    _set_lr(opt, cfg.lr)
     g = torch.Generator(device=device).manual_seed(cfg.seed)  # shuffling and augmentation
     step_fn = torch.compile(model.raw) if cfg.compile else model.raw
     if world.active:  # gradients averaged across processes as they are computed
@@ -334,8 +342,7 @@ def _train_loop(cfg: TrainConfig, out: Path, state: dict | None, data: Prepared,
         if term is not None:
             term.load_state_dict(state["label_term"])
         opt.load_state_dict(state["optimizer"])
-        for group in opt.param_groups:
-            group["lr"] = cfg.lr * group.get("scale", 1.0)
+        _set_lr(opt, cfg.lr)
         _set_rng_state(g, state["rng"])
         start, history, train_time = state["epoch"], state["history"], state["train_time_s"]
         pretext = state.get("pretext")
@@ -393,8 +400,7 @@ def _train_loop(cfg: TrainConfig, out: Path, state: dict | None, data: Prepared,
             opt.zero_grad(set_to_none=True)
             if cfg.schedule == "cosine":  # a function of the step alone: a resumed run continues the same curve
                 done = ((epoch - 1) * steps + step - 1) / (cfg.epochs * steps)
-                for group in opt.param_groups:
-                    group["lr"] = cfg.lr * group.get("scale", 1.0) * 0.5 * (1 + math.cos(math.pi * done))
+                _set_lr(opt, cfg.lr * 0.5 * (1 + math.cos(math.pi * done)))
             if world.active:  # the mean over the global batch, once DDP averages over processes
                 (loss * (len(xb) * world.size / global_count) if len(xb) else raw.sum() * 0).backward()
             else:
