@@ -18,7 +18,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from colorbench.colorize import colorize_files, load_colorizer, recommended_size
+from colorbench.colorize import load_colorizer, recommended_size
+from colorbench.files import colorize_files
 
 IMAGENET = Path(__file__).resolve().parents[2] / "shared" / "data" / "imagenet-sample-1000.tar"
 

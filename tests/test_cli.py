@@ -168,7 +168,7 @@ def test_debug_is_accepted_anywhere_on_the_line(tmp_path):
 
 
 @pytest.mark.parametrize("cmd,where,says", [
-    ("colorize", "colorbench.colorize.colorize_files", "run the same command again to do the rest"),
+    ("colorize", "colorbench.files.colorize_files", "run the same command again to do the rest"),
     ("train", "colorbench.train.train", "run the same command with --resume"),
 ])
 def test_interrupted_says_what_this_command_can_do(tmp_path, monkeypatch, capsys, cmd, where, says):

@@ -7,7 +7,8 @@ import torch
 from PIL import Image
 
 from colorbench.color import lab_to_rgb, rgb_to_lab
-from colorbench.colorize import colorize, colorize_files, fit_gamut, plan, summary_line
+from colorbench.colorize import colorize, fit_gamut
+from colorbench.files import colorize_files, plan, summary_line
 from colorbench.data import DataError
 from colorbench.inputs import HINT_RADIUS
 from colorbench.models import create_model, save_model

@@ -113,7 +113,8 @@ def test_widened_weights_without_hints_are_exactly_the_automatic_model(name):
 
 def test_training_with_hints_goes_on_from_weights_of_L_alone(tmp_path):
     """train --in-channels 4 --hints --init <weights of L alone>: widened, the run moves the hint weights."""
-    from colorbench.config import TrainConfig, UsageError, validate
+    from colorbench.config import TrainConfig, UsageError
+    from colorbench.train import validate
     from colorbench.models import load_model
     from colorbench.train import train
 

@@ -404,7 +404,7 @@ def test_a_network_seeing_more_than_L_trains_evaluates_colorizes_and_exports(tmp
 
     from colorbench.colorize import colorize
     from colorbench.config import UsageError
-    from colorbench.evaluate import evaluate_checkpoint
+    from colorbench.compare import evaluate_checkpoint
     from colorbench.models import network_input
     from helpers import photo
 
@@ -452,7 +452,7 @@ def test_an_objective_is_one_class_that_trains_evaluates_and_exports(tmp_path, s
     which objective it holds, and evaluate and ONNX export need nothing more."""
     import numpy as np
 
-    from colorbench.evaluate import evaluate_checkpoint
+    from colorbench.compare import evaluate_checkpoint
     from colorbench.objectives import OBJECTIVES
 
     monkeypatch.setitem(OBJECTIVES, _Shrunk.name, _Shrunk)

@@ -205,7 +205,8 @@ def cmd_models(args) -> None:
 
 
 def cmd_train(args) -> None:
-    from .config import preset_train, validate
+    from .config import preset_train
+    from .train import validate
     from .train import TrainConfig, run_name, train
 
     cfg = validate(preset_train(args.preset, **config_overrides(args, TrainConfig)))  # before "training ..."
@@ -251,7 +252,7 @@ def cmd_compare(args) -> None:
 
 
 def cmd_evaluate(args) -> None:
-    from .evaluate import evaluate_checkpoint
+    from .compare import evaluate_checkpoint
     from .persist import write_json
 
     r = evaluate_checkpoint(args.checkpoint, data=args.data, test_limit=args.test_limit, device=args.device,
@@ -275,7 +276,8 @@ def cmd_report(args) -> None:
 
 
 def cmd_colorize(args) -> int:
-    from .colorize import EXISTS, colorize_files, parse_hint_arg, read_hints, summary_line, weights_path
+    from .colorize import parse_hint_arg, read_hints, weights_path
+    from .files import EXISTS, colorize_files, summary_line
     from .data import IMAGE_SUFFIXES, VIDEO_SUFFIXES, DataError
 
     if any(not str(x).strip() for x in args.inputs):  # Path("") is ".": an empty argument would colorize the cwd

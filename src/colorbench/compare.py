@@ -30,15 +30,15 @@ import torch
 
 from . import __version__
 from .color import gray_uint8, lab_to_uint8, uint8_to_lab
-from .config import RESUMABLE_CHANGES, CompareConfig, TrainConfig, parse_arm, preset_train, validate
-from .data import Dataset, Split
+from .config import RESUMABLE_CHANGES, CompareConfig, TrainConfig, parse_arm, preset_train
+from .data import Dataset, Split, load_dataset, select_classes
 from .evaluate import METRICS, evaluate, gray_predictor, mean_ab, mean_color_predictor, model_predictor
 from .hardware import device_name, resolve_device, resolve_precision
 from .models import load_model
 from .persist import ReadError, claim_folder, load_tensors, read_header, read_json, save_tensors, write_json
 from .stats import mean_ci, paired_table
 from .study import STUDY
-from .train import TrainingError, load_config_data, run_name, run_threads, split_indices, train
+from .train import TrainingError, load_config_data, run_name, run_threads, split_indices, train, validate
 
 PAIRED_METRICS = ["ab_mse", "psnr", "ssim", "ciede2000"]  # every pair of arms
 AGAINST_FIRST = ["ab_mse", "colorfulness", "ciede2000", "auc"]  # every arm against the first (directions)
@@ -83,7 +83,7 @@ def check_before_start(cfg: CompareConfig, base: TrainConfig, out: Path, resume:
     Returns each arm's TrainConfig (seed 0) and whether `out` holds a comparison to continue."""
     validate(base)
     resolve_device(base.device)
-    arms = {a: parse_arm(a, base) for a in cfg.arms}
+    arms = {a: validate(parse_arm(a, base)) for a in cfg.arms}
     try:
         continuing = claim_folder(out, "compare.json", "comparison folder", resume, overwrite=None)
     except ReadError as e:
@@ -322,7 +322,7 @@ def analyse(out: Path, provenance: dict) -> dict:
     baselines/), parts.json and peak.json: the seeds and arms of `provenance`'s config."""
     cfg = CompareConfig.from_dict(provenance["config"]["compare"])
     base = TrainConfig.from_dict(provenance["config"]["train"])
-    arms = {a: parse_arm(a, base) for a in cfg.arms}
+    arms = {a: validate(parse_arm(a, base)) for a in cfg.arms}
     runs = {a: [_load_eval(out / "runs" / run_name(a, seed)) for seed in range(cfg.seeds)] for a in cfg.arms}
     baselines = {b: _load_eval(out / "baselines" / b) for b in BASELINES}
     missing = [run_name(a, seed) for a, rs in runs.items() for seed, r in enumerate(rs) if r is None] + [
@@ -427,3 +427,23 @@ def _save_samples(out: Path, cfg: CompareConfig, ds: Dataset, test: Split, runs:
         tensors[f"pred.{arm}"] = lab_to_uint8(lab[:, :1], ab)
         tensors[f"ab_mse.{arm}"] = rs[0]["per_image"]["ab_mse"][every]
     save_tensors(out / "samples.safetensors", tensors)
+
+
+def evaluate_checkpoint(path, data: str | None = None, test_limit: int = 0, device: str = "auto",
+                        precision: str = "auto", progress: bool = True) -> dict:
+    """`colorbench evaluate`: the compare metrics for one trained model on its data's test set, with
+    the gray baseline on the same images so a reader sees what the model adds. Here, above the models:
+    evaluate holds the metrics that objectives use, below them."""
+    dev = resolve_device(device)
+    prec = resolve_precision(precision, dev)
+    model, info = load_model(path, dev)
+    cfg = info.get("config") or {}
+    source = data or cfg.get("data") or "cifar10"
+    ds = load_dataset(source, size=cfg.get("size") or None, progress=progress)
+    ds = select_classes(ds, cfg.get("classes", "") if source == cfg.get("data") else "")
+    test = ds.test_subset(test_limit)
+    r = evaluate(model_predictor(model, dev, prec), test.images, test.labels, ds.classes, device=dev)
+    r.pop("per_image")
+    gray = evaluate(gray_predictor(), test.images, test.labels, ds.classes, device=dev)["summary"]
+    return {"checkpoint": str(path), "model": info["model"], "data": ds.name, "test_images": len(test),
+            "precision": prec, **r, "baselines": {"gray": gray}}

@@ -8,7 +8,6 @@ A compare runs *arms*: a model name, optionally with training fields changed, wr
 from __future__ import annotations
 
 import dataclasses
-import inspect
 from dataclasses import dataclass, field, fields
 
 
@@ -136,51 +135,6 @@ def _replace(cfg: TrainConfig, changes: dict) -> TrainConfig:
     return dataclasses.replace(cfg, **changes)
 
 
-def validate(cfg: TrainConfig) -> TrainConfig:
-    """Every value checked before anything is created: a bad one is one clear line."""
-    from .augment import AUGMENTATIONS
-    from .models import MODELS, list_models
-    from .objectives import OBJECTIVES, list_objectives
-
-    if cfg.model not in list_models():
-        raise UsageError(f"unknown model {cfg.model!r}; choose one of: {', '.join(list_models())}")
-    if cfg.loss not in list_objectives():
-        raise UsageError(f"unknown loss {cfg.loss!r}; choose one of: {', '.join(list_objectives())}")
-    if cfg.augment not in AUGMENTATIONS:
-        raise UsageError(f"unknown augmentation {cfg.augment!r}; choose one of: {', '.join(AUGMENTATIONS)}")
-    if cfg.precision not in PRECISIONS:
-        raise UsageError(f"unknown precision {cfg.precision!r}; choose one of: {', '.join(PRECISIONS)}")
-    if cfg.memory_format not in MEMORY_FORMATS:
-        raise UsageError(f"unknown memory format {cfg.memory_format!r}; choose one of: {', '.join(MEMORY_FORMATS)}")
-    for name in ("epochs", "batch_size", "eval_batch_size", "in_channels"):
-        if getattr(cfg, name) < 1:
-            raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(cfg, name)}")
-    for name in ("train_limit", "val_limit", "threads", "size", "width", "blocks"):
-        if getattr(cfg, name) < 0:
-            raise UsageError(f"--{name.replace('_', '-')} must be 0 or more, got {getattr(cfg, name)}")
-    if not 0 < cfg.val_fraction < 1:
-        raise UsageError(f"--val-fraction must be between 0 and 1, got {cfg.val_fraction}")
-    if not 0 <= cfg.label_weight < float("inf"):
-        raise UsageError(f"--label-weight must be a number, 0 or more, got {cfg.label_weight}")
-    if not cfg.lr > 0:
-        raise UsageError(f"--lr must be positive, got {cfg.lr}")
-    if not 0 <= cfg.encoder_lr <= 1:
-        raise UsageError(f"--encoder-lr is a fraction of --lr, from 0 (frozen) to 1, got {cfg.encoder_lr}")
-    deepens = [m for m in list_models() if "blocks" in inspect.signature(MODELS[m]).parameters]
-    if cfg.blocks and cfg.model not in deepens:
-        raise UsageError(f"--blocks: {cfg.model} has no residual blocks to add; only {', '.join(deepens)} has")
-    if cfg.hints and cfg.in_channels != 4:
-        raise UsageError(f"--hints needs --in-channels 4 (L, hint ab, hint mask), got {cfg.in_channels}")
-    if cfg.schedule not in ("constant", "cosine"):
-        raise UsageError(f"--schedule must be constant or cosine, got {cfg.schedule!r}")
-    for name in list_objectives():  # every objective's options checked, whichever --loss: the checks live in them
-        try:
-            OBJECTIVES[name].from_config(cfg)
-        except ValueError as e:
-            raise UsageError(str(e)) from None
-    return cfg
-
-
 # ---------------------------------------------------------------------------------------------
 # compare
 
@@ -252,4 +206,4 @@ def parse_arm(spec: str, base: TrainConfig) -> TrainConfig:
             over[key] = {"int": int, "float": float, "bool": _yes_or_no}.get(typ, str)(value.strip())
         except ValueError:
             raise UsageError(f"arm {spec!r}: {key} must be a {typ}, got {value!r}") from None
-    return validate(_replace(base, over))
+    return _replace(base, over)  # checked as a whole by train.validate

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from .color import AB_SCALE, denormalize_lab, lab_to_rgb, uint8_to_lab
-from .hardware import autocast, resolve_device, resolve_precision, sync
+from .hardware import autocast, sync
 from .inputs import network_input
 
 METRICS = ["mse", "ab_mse", "psnr", "ssim", "ciede2000", "colorfulness", "colorfulness_true", "auc"]
@@ -246,25 +246,3 @@ def mean_ab(train_images: torch.Tensor) -> torch.Tensor:
     for chunk in train_images.split(4096):
         total += uint8_to_lab(chunk)[:, 1:].double().sum((0, 2, 3))
     return (total / (len(train_images) * train_images.shape[-1] * train_images.shape[-2])).float()
-
-
-def evaluate_checkpoint(path, data: str | None = None, test_limit: int = 0, device: str = "auto",
-                        precision: str = "auto", progress: bool = True) -> dict:
-    """`colorbench evaluate`: the compare metrics for one trained model on its data's test set, with
-    the gray baseline on the same images so a reader sees what the model adds."""
-    from .data import load_dataset, select_classes
-    from .models import load_model
-
-    dev = resolve_device(device)
-    prec = resolve_precision(precision, dev)
-    model, info = load_model(path, dev)
-    cfg = info.get("config") or {}
-    source = data or cfg.get("data") or "cifar10"
-    ds = load_dataset(source, size=cfg.get("size") or None, progress=progress)
-    ds = select_classes(ds, cfg.get("classes", "") if source == cfg.get("data") else "")
-    test = ds.test_subset(test_limit)
-    r = evaluate(model_predictor(model, dev, prec), test.images, test.labels, ds.classes, device=dev)
-    r.pop("per_image")
-    gray = evaluate(gray_predictor(), test.images, test.labels, ds.classes, device=dev)["summary"]
-    return {"checkpoint": str(path), "model": info["model"], "data": ds.name, "test_images": len(test),
-            "precision": prec, **r, "baselines": {"gray": gray}}

@@ -14,6 +14,7 @@ A run folder holds:
 
 from __future__ import annotations
 
+import inspect
 import math
 import os
 import time
@@ -25,16 +26,16 @@ import torch
 import torch.nn.functional as F
 
 from . import __version__
-from .augment import epoch_batches, get_augment
+from .augment import AUGMENTATIONS, epoch_batches, get_augment
 from .color import uint8_to_lab
-from .config import RESUMABLE_CHANGES, TrainConfig, UsageError, validate
+from .config import MEMORY_FORMATS, PRECISIONS, RESUMABLE_CHANGES, TrainConfig, UsageError
 from .data import Dataset, load_dataset, select_classes, stratified_split
 from .distributed import SINGLE, World, check_batch, world_from_env
 from .hardware import autocast, device_name, resolve_device, resolve_memory_format, resolve_precision
 from .inputs import widen_inputs
-from .models import count_params, create_model, forward_flops, network_input, save_model
+from .models import MODELS, count_params, create_model, forward_flops, list_models, network_input, save_model
 from .models.grow import widen
-from .objectives import OBJECTIVES, LabelTerm, Objective, objective_from_spec
+from .objectives import OBJECTIVES, LabelTerm, Objective, list_objectives, objective_from_spec
 from .persist import (FolderLock, ReadError, claim_folder, load_state, load_tensors, read_json, save_state, sha256_file,
                       write_json, write_text)
 
@@ -44,6 +45,48 @@ CURVE_POINTS = 10  # running training-loss points logged per epoch (so even a 1-
 
 class TrainingError(Exception):
     """A run that cannot start or go on, explained in one line."""
+
+
+def validate(cfg: TrainConfig) -> TrainConfig:
+    """Every value checked before anything is created: a bad one is one clear line. It lives here, above the
+    registries of models, objectives and augmentations that it checks names against (config sits below them)."""
+    if cfg.model not in list_models():
+        raise UsageError(f"unknown model {cfg.model!r}; choose one of: {', '.join(list_models())}")
+    if cfg.loss not in list_objectives():
+        raise UsageError(f"unknown loss {cfg.loss!r}; choose one of: {', '.join(list_objectives())}")
+    if cfg.augment not in AUGMENTATIONS:
+        raise UsageError(f"unknown augmentation {cfg.augment!r}; choose one of: {', '.join(AUGMENTATIONS)}")
+    if cfg.precision not in PRECISIONS:
+        raise UsageError(f"unknown precision {cfg.precision!r}; choose one of: {', '.join(PRECISIONS)}")
+    if cfg.memory_format not in MEMORY_FORMATS:
+        raise UsageError(f"unknown memory format {cfg.memory_format!r}; choose one of: {', '.join(MEMORY_FORMATS)}")
+    for name in ("epochs", "batch_size", "eval_batch_size", "in_channels"):
+        if getattr(cfg, name) < 1:
+            raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(cfg, name)}")
+    for name in ("train_limit", "val_limit", "threads", "size", "width", "blocks"):
+        if getattr(cfg, name) < 0:
+            raise UsageError(f"--{name.replace('_', '-')} must be 0 or more, got {getattr(cfg, name)}")
+    if not 0 < cfg.val_fraction < 1:
+        raise UsageError(f"--val-fraction must be between 0 and 1, got {cfg.val_fraction}")
+    if not 0 <= cfg.label_weight < float("inf"):
+        raise UsageError(f"--label-weight must be a number, 0 or more, got {cfg.label_weight}")
+    if not cfg.lr > 0:
+        raise UsageError(f"--lr must be positive, got {cfg.lr}")
+    if not 0 <= cfg.encoder_lr <= 1:
+        raise UsageError(f"--encoder-lr is a fraction of --lr, from 0 (frozen) to 1, got {cfg.encoder_lr}")
+    deepens = [m for m in list_models() if "blocks" in inspect.signature(MODELS[m]).parameters]
+    if cfg.blocks and cfg.model not in deepens:
+        raise UsageError(f"--blocks: {cfg.model} has no residual blocks to add; only {', '.join(deepens)} has")
+    if cfg.hints and cfg.in_channels != 4:
+        raise UsageError(f"--hints needs --in-channels 4 (L, hint ab, hint mask), got {cfg.in_channels}")
+    if cfg.schedule not in ("constant", "cosine"):
+        raise UsageError(f"--schedule must be constant or cosine, got {cfg.schedule!r}")
+    for name in list_objectives():  # every objective's options checked, whichever --loss: the checks live in them
+        try:
+            OBJECTIVES[name].from_config(cfg)
+        except ValueError as e:
+            raise UsageError(str(e)) from None
+    return cfg
 
 
 @contextmanager
