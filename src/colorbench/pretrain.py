@@ -103,7 +103,7 @@ def pretrain_encoder(cfg: TrainConfig, data, path: Path, device: torch.device, p
             "time_s": time.perf_counter() - t0, "model": model.spec, "config": asdict(cfg)}
     save_tensors(path, encoder_state(model), info)
     log(f"pretrained {cfg.model}'s encoder: validation accuracy {info['val_accuracy']:.1%} "
-        f"(chance {info['chance']:.0%}), {info['time_s']:.0f}s -> {path}")
+        f"(chance {info['chance']:.1%}), {info['time_s']:.0f}s -> {path}")
     return info
 
 
