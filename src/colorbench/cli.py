@@ -206,8 +206,7 @@ def cmd_models(args) -> None:
 
 def cmd_train(args) -> None:
     from .config import preset_train
-    from .train import validate
-    from .train import TrainConfig, run_name, train
+    from .train import TrainConfig, run_name, train, validate
 
     cfg = validate(preset_train(args.preset, **config_overrides(args, TrainConfig)))  # before "training ..."
     out = Path(args.out) if args.out else Path("runs") / run_name(cfg.model, cfg.seed)
