@@ -190,6 +190,14 @@ stage() {  # stage N, then its own options; stage N > 1 goes on from stage N-1's
 # 11.22 / 49%, held-out ImageNet 23.12 / 11.48 / 48%. As in runs/s5: the pretext's lead on crops does not carry to
 # whole photos, where its hues go gray-blue and mauve where the default's go beige (looked at: an ostrich's road
 # bluish-gray, nearer the truth than the default's green; a ring-necked snake's green leaf brown-mauve in all).
+# The kept-encoder chain at twice the colour passes (2026-12-06, Intel Xeon with AMX, bf16; runs/s7, not shipped):
+# `colorbench pretrain` as above with --epochs 8 (23 min, 17.6% of the 200 labels), then COMMON --init
+# runs/s7/pre/encoder.safetensors --encoder-lr 0.1 --epochs 4 --lr 1e-3 --schedule cosine --psnr-weight 0.1 on the
+# whole photo set (163,753 photos, 48 min at 228 img/s). Validation after T (0.55 chosen again): ab MSE 166.6, the best
+# of any run (s6 167.1, stage 2 173.9). Held out at size 64, PSNR / SSIM / CIEDE2000 / colour against the shipped
+# default: ImageNet 23.26 / 0.9197 / 11.27 / 44% against 23.25 / 0.9208 / 10.94 / 46%; scenes 24.57 / 0.9450 / 10.07 /
+# 46% against 24.65 / 0.9466 / 9.82 / 52%. A third time (s5, s6, s7) the pretext's lead on crops gives no lead on whole
+# photos: its casts go mauve (a brain coral, a bittern's green field) where the default's go beige or green.
 # A photo-level "how much colour" decision, measured before building it (2026-12-02, recipes/colour_amount.py, the
 # shipped default at T 0.55, no training): on the 100 training-side photos, the decoded ab scaled by one factor for
 # every photo gives 23.41 / 10.57 / 36% at 0.75 and 22.38 / 11.92 / 75% at 1.5 (1.0: 23.26 / 10.92 / 49%); each
