@@ -18,11 +18,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image
 
 from colorbench.color import rgb_to_lab
-from colorbench.colorize import _fit_lab, load_colorizer, predict_ab
+from colorbench.colorize import _fit_lab, load_colorizer, predict_ab, shrink
 from colorbench.evaluate import PSNR_CAP, colorfulness, picture_metrics
 from colorbench.photos import colourless, photo_source
 
@@ -68,7 +67,7 @@ def predictability(model, photo_set: str, crops: int, size: int) -> None:
         L, truth = lab[:, :1], lab[:, 1:]
         ab = predict_ab(model, L, size)
         g = kept["g"][: len(L)] / 2 + kept["g"][len(L):] / 2  # the image and its mirror
-        p = torch.softmax(model.raw(F.interpolate(L / 100, size=(size, size), mode="area")).float(), 1)
+        p = torch.softmax(model.raw(shrink(L / 100, (size, size))).float(), 1)
         entropy = -(p * p.clamp(min=1e-8).log()).sum(1)
         c = ab.norm(dim=1)
         X.append(torch.cat([g, p.mean((2, 3)), torch.stack([c.mean((1, 2)), c.std((1, 2)), entropy.mean((1, 2)),

@@ -202,11 +202,12 @@ stage() {  # stage N, then its own options; stage N > 1 goes on from stage N-1's
 # photos are shrunk by PIL's bicubic (data.py), so the network sees softer input than any training image. On the
 # held-out scenes (128 -> 64 px), ab MSE at full size: default 144.2 with the area average, 143.2 with bicubic
 # (antialiased, on L), 143.1 with training's own PIL path; s7 148.6, 139.0 and 139.0. `colorbench evaluate` on the
-# photo set's 128-px test copies (its loader's path) also ranks s7 first (145.4 against 149.0). With predict_ab,
-# network_lightness and video on bicubic (tried, not committed: every shipped card's figures would need measuring
-# again): held-out ImageNet default 23.23 / 0.9208 / 10.95 / 46%, s7 23.23 / 0.9198 / 11.26 / 44%; scenes default
-# 24.65 / 0.9468 / 9.82 / 54%, s7 24.77 / 0.9465 / 9.69 / 52%. For ImageNet's large photos (about 8x smaller) the two
-# filters hardly differ. The next step: colorize as training does (and refigure the three cards), then judge s7 again.
+# photo set's 128-px test copies (its loader's path) also ranks s7 first (145.4 against 149.0). So colorize now shrinks
+# L as training does (colorize.shrink: bicubic, antialiased, for predict_ab, network_lightness and video; the cards
+# refigured with the same tensors): held-out ImageNet default 23.23 / 0.9208 / 10.95 / 46%, s7 23.23 / 0.9198 / 11.26
+# / 44%; scenes default 24.65 / 0.9468 / 9.82 / 54%, s7 24.77 / 0.9465 / 9.69 / 52%. For ImageNet's large photos
+# (about 8x smaller) the two filters hardly differ. s7 is better on the scenes, worse on ImageNet's CIEDE2000: mixed,
+# not shipped. The pretext chains were judged through the mismatched filter until now: worth judging again.
 # A photo-level "how much colour" decision, measured before building it (2026-12-02, recipes/colour_amount.py, the
 # shipped default at T 0.55, no training): on the 100 training-side photos, the decoded ab scaled by one factor for
 # every photo gives 23.41 / 10.57 / 36% at 0.75 and 22.38 / 11.92 / 75% at 1.5 (1.0: 23.26 / 10.92 / 49%); each

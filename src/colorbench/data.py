@@ -142,7 +142,8 @@ def _flatten_alpha(rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
 
 
 def _square(rgb: np.ndarray, size: int) -> np.ndarray:
-    """Centre square crop, resized to size x size (area-averaged when shrinking)."""
+    """Centre square crop, resized to size x size: PIL's bicubic, antialiased (colorize.shrink gives the network
+    the same), after a box reduction for shrinks of 4x or more (reducing_gap)."""
     h, w = rgb.shape[:2]
     s = min(h, w)
     top, left = (h - s) // 2, (w - s) // 2

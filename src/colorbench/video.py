@@ -36,7 +36,8 @@ import torch
 import torch.nn.functional as F
 
 from .color import AB_SCALE, L_SCALE, uint8_to_lab
-from .colorize import _fit_lab, _net_hw, _strip_lightness, load_colorizer, mirrored, recommended_size, to_uint8
+from .colorize import (_fit_lab, _net_hw, _strip_lightness, load_colorizer, mirrored, recommended_size, shrink,
+                       to_uint8)
 from .data import VIDEO_SUFFIXES, DataError
 from .hardware import autocast, resolve_device, resolve_precision
 from .models import network_input
@@ -187,7 +188,7 @@ def _small(x: torch.Tensor, hw: tuple[int, int], mode: str) -> torch.Tensor:
 def colour_frames(frames: Iterator[np.ndarray], model: torch.nn.Module, size: int, precision: str = "fp32",
                   stability: Stability | None = Stability()) -> Iterator[Step]:
     """uint8 RGB frames (H, W, 3) -> one `Step` per frame. The network sees each frame as `predict_ab`
-    would (area-downsized to short side `size`); the stable ab is the per-frame ab plus the upsampled
+    would (`shrink` to short side `size`); the stable ab is the per-frame ab plus the upsampled
     correction the stabilizer made at its working size, so a reset frame is exactly the per-frame one."""
     p = next(model.parameters())
     stab = Stabilizer(stability) if stability is not None else None
@@ -197,7 +198,7 @@ def colour_frames(frames: Iterator[np.ndarray], model: torch.nn.Module, size: in
         H, W = L.shape[-2:]
         h, w = _net_hw(H, W, size)
         with autocast(p.device, precision):
-            x = network_input(_small(L / L_SCALE, (h, w), "area").to(p.device, p.dtype), model.in_channels)
+            x = network_input(shrink(L / L_SCALE, (h, w)).to(p.device, p.dtype), model.in_channels)
             ab_net = mirrored(model, x).float().cpu() * AB_SCALE
         ab_frame = _small(ab_net, (H, W), "bilinear")
         if stab is None:
