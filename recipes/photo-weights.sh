@@ -208,6 +208,9 @@ stage() {  # stage N, then its own options; stage N > 1 goes on from stage N-1's
 # / 44%; scenes default 24.65 / 0.9468 / 9.82 / 54%, s7 24.77 / 0.9465 / 9.69 / 52%. For ImageNet's large photos
 # (about 8x smaller) the two filters hardly differ. s7 is better on the scenes, worse on ImageNet's CIEDE2000: mixed,
 # not shipped. The pretext chains were judged through the mismatched filter until now: worth judging again.
+# Stage 3's recipe from s7 (labels beside colour, 50,000 labelled photos, lr 3e-4 cosine, 234 s; runs/s7/s3), judged
+# with the new filter: ImageNet 23.13 / 0.9190 / 11.44 / 46%, scenes 24.77 / 0.9466 / 9.70 / 54%: worse than s7 on
+# ImageNet, the same on the scenes; not shipped.
 # A photo-level "how much colour" decision, measured before building it (2026-12-02, recipes/colour_amount.py, the
 # shipped default at T 0.55, no training): on the 100 training-side photos, the decoded ab scaled by one factor for
 # every photo gives 23.41 / 10.57 / 36% at 0.75 and 22.38 / 11.92 / 75% at 1.5 (1.0: 23.26 / 10.92 / 49%); each
