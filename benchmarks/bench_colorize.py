@@ -1,6 +1,6 @@
 """Colorizing a 768x512 photo: colorbench's path vs the notebook way, per image, after start-up.
 
-colorbench: read -> full-resolution L -> network on L downsized to the recommended short side ->
+colorbench: read -> full-resolution L -> network on L shrunk (bicubic) to the recommended short side ->
             ab upsampled and joined with the full-resolution L -> gamut fit -> write (`colorize_files`)
 notebook:   read -> skimage.color.rgb2lab on the full image -> network on the full-resolution L ->
             skimage.color.lab2rgb -> write
