@@ -211,6 +211,9 @@ stage() {  # stage N, then its own options; stage N > 1 goes on from stage N-1's
 # Stage 3's recipe from s7 (labels beside colour, 50,000 labelled photos, lr 3e-4 cosine, 234 s; runs/s7/s3), judged
 # with the new filter: ImageNet 23.13 / 0.9190 / 11.44 / 46%, scenes 24.77 / 0.9466 / 9.70 / 54%: worse than s7 on
 # ImageNet, the same on the scenes; not shipped.
+# The objects run (which moved the default's stage 2 toward ImageNet) from s7 (2026-12-06, runs/s8/objects: --classes
+# objects --train-limit 50000, 1 epoch at lr 3e-4 cosine, PSNR term 0.1, 226 s at 221 img/s; T 0.45 chosen): ImageNet
+# 23.21 / 0.9201 / 11.21 / 39%, scenes 24.68 / 0.9466 / 9.86 / 44%: less colour and no better on ImageNet; not shipped.
 # A photo-level "how much colour" decision, measured before building it (2026-12-02, recipes/colour_amount.py, the
 # shipped default at T 0.55, no training): on the 100 training-side photos, the decoded ab scaled by one factor for
 # every photo gives 23.41 / 10.57 / 36% at 0.75 and 22.38 / 11.92 / 75% at 1.5 (1.0: 23.26 / 10.92 / 49%); each
