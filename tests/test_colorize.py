@@ -98,6 +98,36 @@ def make_mixed_folder(root):
     rotated.save(root / "rotated.jpg", exif=exif)
 
 
+def test_an_albums_metadata_is_kept_upright_and_what_cannot_be_kept_is_said(weights, tmp_path):
+    from PIL import ImageCms
+
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    exif = Image.Exif()
+    exif[0x0112] = 6  # shown rotated
+    exif[0x010E] = "Grandma, Brighton"  # ImageDescription
+    exif[0x0132] = "1952:07:14 10:00:00"  # DateTime
+    src = tmp_path / "scan.jpg"
+    Image.fromarray(photo(30, 50)).save(src, exif=exif, dpi=(600, 600), icc_profile=srgb)
+    lines = []
+    for dst in ("scan.jpg", "scan.png"):
+        res = colorize_files([str(src)], tmp_path / "out" / dst, weights=weights, progress=False, log=lines.append)
+        assert res[0].done
+        with Image.open(tmp_path / "out" / dst) as out:
+            kept = out.getexif()
+            assert out.size == (30, 50) and 0x0112 not in kept  # upright pixels, no tag to turn them again
+            assert kept[0x010E] == "Grandma, Brighton" and kept[0x0132] == "1952:07:14 10:00:00"
+            assert out.info["icc_profile"] == srgb and round(out.info["dpi"][0]) == 600
+    cmyk = tmp_path / "cmyk.jpg"  # a CMYK profile would describe channels the output does not have
+    Image.fromarray(photo()).convert("CMYK").save(cmyk, icc_profile=srgb[:16] + b"CMYK" + srgb[20:])
+    colorize_files([str(cmyk)], tmp_path / "out" / "cmyk.jpg", weights=weights, progress=False)
+    assert "icc_profile" not in Image.open(tmp_path / "out" / "cmyk.jpg").info
+    rgba = tmp_path / "logo.png"
+    Image.fromarray(np.dstack([photo(), np.full((48, 64), 128, np.uint8)]), "RGBA").save(rgba)
+    colorize_files([str(rgba)], tmp_path / "out" / "logo.jpg", weights=weights, progress=False, log=lines.append)
+    assert lines == [f"note: {rgba} has transparency, which a JPEG cannot hold: {tmp_path / 'out' / 'logo.jpg'} is "
+                     "opaque (name a .png to keep it)"]
+
+
 def test_folder_run_skips_bad_files_and_a_second_run_changes_nothing(weights, tmp_path):
     src, out = tmp_path / "photos", tmp_path / "out"
     make_mixed_folder(src)
@@ -108,7 +138,13 @@ def test_folder_run_skips_bad_files_and_a_second_run_changes_nothing(weights, tm
                     "rotated.jpg"}
     skipped = {o.src.name: o.reason for o in res if not o.done}
     assert set(skipped) == {"truncated.jpg", "notes.jpg"}
-    assert len(lines) == 2 and all(line.startswith("skipped ") and "\n" not in line for line in lines)
+    assert skipped["truncated.jpg"].startswith("cannot read as an image (the file is cut short (")
+    assert skipped["truncated.jpg"].endswith("); copy it again from where it came from)")
+    skips = [line for line in lines if line.startswith("skipped ")]
+    assert len(skips) == 2 and all("\n" not in line for line in lines)
+    assert [line for line in lines if line not in skips] == [  # said, not silently lost
+        f"note: {src / 'deep16.png'} has more than 8 bits a gray level; {out / 'deep16.png'} is written with 8 bits a "
+        "channel"]
     assert (out / "sub" / "b.png").exists() and (out / "anim.png").exists()  # structure kept; GIF -> PNG
     assert Image.open(out / "big.jpg").size == (3000, 2000)
     assert Image.open(out / "tiny.png").size == (1, 1)

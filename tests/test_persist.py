@@ -46,6 +46,25 @@ def test_a_full_disk_leaves_the_old_file_and_no_temp_file(tmp_path, monkeypatch)
     assert [p.name for p in tmp_path.iterdir()] == ["f.txt"]
 
 
+def test_unwritable_places_are_named_in_one_line_without_the_temp_file(tmp_path, monkeypatch):
+    (tmp_path / "keep.bak").write_text("mine")
+    with pytest.raises(WriteError) as e:
+        write_text(tmp_path / "keep.bak" / "x.txt", "new")
+    assert str(e.value) == (f"cannot write {tmp_path}/keep.bak/x.txt: {tmp_path}/keep.bak is a file, not a folder; "
+                            "choose another place to write")
+    assert (tmp_path / "keep.bak").read_text() == "mine"
+
+    def denied(self, *a, **k):  # chmod does not stop root, who runs CI: raise as the OS would
+        raise PermissionError(errno.EACCES, "Permission denied", str(self))
+
+    monkeypatch.setattr("pathlib.Path.write_text", denied)
+    with pytest.raises(WriteError) as e:
+        write_text(tmp_path / "f.txt", "new")
+    assert str(e.value) == (f"cannot write {tmp_path}/f.txt: permission denied in {tmp_path}; choose another place "
+                            "to write (nothing was replaced)")
+    assert ".tmp" not in str(e.value)
+
+
 @pytest.mark.parametrize("content", [b"", b"PK\x03\x04truncated", os.urandom(4096)])
 def test_damaged_checkpoints_are_refused_in_one_line(tmp_path, content):
     good = tmp_path / "good.pt"

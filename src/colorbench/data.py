@@ -127,6 +127,8 @@ def read_image(data: bytes | Path, name: str = "") -> tuple[np.ndarray, np.ndarr
             return to_rgb_array(img)
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
         why = str(e)
+        if "truncated" in why.lower() or "broken data stream" in why:
+            why = f"the file is cut short ({why}); copy it again from where it came from"
         if isinstance(e, UnidentifiedImageError):
             size = len(data) if isinstance(data, bytes) else Path(data).stat().st_size
             why = "empty file" if size == 0 else "not a picture file in a format colorbench can read"

@@ -109,13 +109,39 @@ def check_output(inputs: list, out: Path, allow_inside: bool, overwrite: bool = 
                             "or --inside-input to write there anyway")
 
 
-def _save(img: Image.Image, dst: Path) -> None:
-    """Written atomically: a crash or a full disk never leaves a half-written photo under the real name."""
+def _save(img: Image.Image, dst: Path, **meta) -> None:
+    """Written atomically: a crash or a full disk never leaves a half-written photo under the real name.
+    meta: what `_carried` keeps of the input (formats that cannot hold an item ignore it)."""
     fmt = Image.registered_extensions().get(dst.suffix.lower(), "PNG")
     if fmt == "JPEG":
-        atomic_write(dst, lambda t: img.convert("RGB").save(t, fmt, quality=95))
+        atomic_write(dst, lambda t: img.convert("RGB").save(t, fmt, quality=95, **meta))
     else:
-        atomic_write(dst, lambda t: img.save(t, fmt))
+        atomic_write(dst, lambda t: img.save(t, fmt, **meta))
+
+
+def _carried(src: Path, dst: Path) -> tuple[dict, list[str]]:
+    """What of a photo's metadata its colour version keeps, as save() options, and what it cannot keep, as notes.
+    An album's EXIF (date taken, camera, caption) and scan resolution are kept; the orientation tag is dropped,
+    because the pixels are written upright. An RGB colour profile is kept (L is taken in the photo's own
+    encoding); a gray or CMYK one would describe other channels, so it is dropped."""
+    meta, notes = {}, []
+    with Image.open(src) as img:
+        exif = img.getexif()
+        if exif:
+            exif.pop(0x0112, None)  # Orientation
+            meta["exif"] = exif.tobytes()
+        icc = img.info.get("icc_profile")
+        if icc and icc[16:20] == b"RGB ":
+            meta["icc_profile"] = icc
+        if "dpi" in img.info:
+            meta["dpi"] = tuple(float(d) for d in img.info["dpi"])
+        if img.mode.startswith("I;16") or img.mode in ("I", "F"):
+            notes.append(f"{src} has more than 8 bits a gray level; {dst} is written "
+                         "with 8 bits a channel")
+        alpha = img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info
+    if alpha and Image.registered_extensions().get(dst.suffix.lower()) == "JPEG":
+        notes.append(f"{src} has transparency, which a JPEG cannot hold: {dst} is opaque (name a .png to keep it)")
+    return meta, notes
 
 
 EXISTS = "output exists (use --overwrite to replace it)"
@@ -175,7 +201,10 @@ def colorize_files(inputs: list[str], out: str | os.PathLike, weights=None, size
                 points = None if hints is None else check_hints(hints, rgb.shape[1], rgb.shape[0], hints_from)
                 col = colorize_array(rgb, model, size, precision, points)
                 img = Image.fromarray(np.dstack([col, alpha]), "RGBA") if alpha is not None else Image.fromarray(col)
-                _save(img, dst)
+                meta, notes = _carried(src, dst)
+                _save(img, dst, **meta)
+                for note in notes:
+                    (bar.write if progress else log)(f"note: {note}")
             outcomes[i] = Outcome(src, dst, True)
         except DataError as e:
             outcomes[i] = Outcome(src, dst, False, str(e).split(": ", 1)[-1])

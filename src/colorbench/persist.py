@@ -37,6 +37,9 @@ class ReadError(ValueError):
 class WriteError(OSError):
     """A file colorbench could not write (the old one, if any, is untouched)."""
 
+    def __str__(self) -> str:  # the sentence alone, without OSError's "[Errno 28]"
+        return self.strerror
+
 
 # ---------------------------------------------------------------------------------------------
 # atomic writes
@@ -70,13 +73,24 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
     """Call `write(temp_path)`, then rename the temp file to `path`. On any failure the temp file is
     removed and `path` keeps its old content; a full disk becomes one clear `WriteError`."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        blocker = next(p for p in (path.parent, *path.parent.parents) if p.exists() and not p.is_dir())
+        raise WriteError(errno.ENOTDIR, f"cannot write {path}: {blocker} is a file, not a folder; choose another "
+                                        "place to write") from None
+    except PermissionError:
+        raise WriteError(errno.EACCES, f"cannot write {path}: permission denied to make its folder; choose "
+                                       "another place to write") from None
     tmp = _temp_for(path)
     try:
         write(tmp)
         os.replace(tmp, path)
     except BaseException as e:
         tmp.unlink(missing_ok=True)
+        if isinstance(e, PermissionError):  # the temp file's name would only confuse
+            raise WriteError(errno.EACCES, f"cannot write {path}: permission denied in {path.parent}; choose "
+                                           "another place to write (nothing was replaced)") from None
         if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
             raise WriteError(e.errno, f"no space left on the disk while writing {path}; free some space and "
                                       "run again (nothing was replaced)") from None
