@@ -46,6 +46,19 @@ def test_a_full_disk_leaves_the_old_file_and_no_temp_file(tmp_path, monkeypatch)
     assert [p.name for p in tmp_path.iterdir()] == ["f.txt"]
 
 
+def test_saved_weights_are_readable_as_any_new_file_is(tmp_path):
+    import stat
+
+    from colorbench.persist import save_tensors
+
+    umask = os.umask(0)
+    os.umask(umask)
+    (tmp_path / "plain.txt").write_text("x")  # what Python makes of a new file under this umask (0644 for 022)
+    mode = stat.S_IMODE(save_tensors(tmp_path / "w.safetensors", {"x": torch.ones(2)}).stat().st_mode)
+    assert mode == stat.S_IMODE((tmp_path / "plain.txt").stat().st_mode) == 0o666 & ~umask
+    assert mode & 0o044 or umask & 0o044  # safetensors alone writes 0600: others could not load the weights
+
+
 def test_unwritable_places_are_named_in_one_line_without_the_temp_file(tmp_path, monkeypatch):
     (tmp_path / "keep.bak").write_text("mine")
     with pytest.raises(WriteError) as e:

@@ -45,6 +45,10 @@ class WriteError(OSError):
 # atomic writes
 
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
 def _temp_for(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.tmp")
 
@@ -85,6 +89,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
     tmp = _temp_for(path)
     try:
         write(tmp)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # as any new file: some writers (safetensors) make theirs private (0600)
         os.replace(tmp, path)
     except BaseException as e:
         tmp.unlink(missing_ok=True)
