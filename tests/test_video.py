@@ -32,11 +32,12 @@ def scene(h: int = 48, w: int = 64) -> np.ndarray:
 
 
 def write_clip(path, frames, times_ms=None, audio=False, sar=None, rotation=0, pix="yuv420p", codec="libx264",
-               faststart=False):
+               faststart=False, metadata=None):
     """uint8 (H, W, 3) frames at `times_ms` (default 25 fps), optionally with a second of AAC sound;
     `faststart`: the MP4 index (moov) before the frames, as streaming sites write it."""
     h, w = frames[0].shape[:2]
     with av.open(str(path), "w", options={"movflags": "faststart"} if faststart else {}) as out:
+        out.metadata.update(metadata or {})
         s = out.add_stream(codec, rate=25, options={"crf": "1"} if codec == "libx264" else {})
         s.width, s.height, s.pix_fmt = w, h, pix
         s.time_base = s.codec_context.time_base = Fraction(1, 1000)
@@ -88,9 +89,13 @@ def L_of(frames) -> torch.Tensor:
 def test_a_video_keeps_frames_timing_aspect_rotation_sound_and_lightness(tmp_path):
     import colorbench
 
-    src = write_clip(tmp_path / "film.mp4", pan(), TIMES_MS, audio=True, sar=Fraction(4, 3), rotation=90)
+    filmed = {"creation_time": "1999-05-01T10:00:00.000000Z", "title": "Picnic at the lake"}
+    src = write_clip(tmp_path / "film.mp4", pan(), TIMES_MS, audio=True, sar=Fraction(4, 3), rotation=90,
+                     metadata=filmed)
     dst = tmp_path / "out" / "film.mp4"
     info = colorbench.colorize_video(src, dst, progress=False)
+    with av.open(str(dst)) as c:
+        assert {k: c.metadata.get(k) for k in filmed} == filmed  # when and what it was, kept
     got, times, sar, rot, sound = read(dst)
     want, want_times, _, _, want_sound = read(src)
     assert info.frames == len(got) == len(want) == 8 and got[0].shape == want[0].shape == (48, 64, 3)

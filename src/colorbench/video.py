@@ -423,6 +423,9 @@ def _transcode(src, inp, vin, audio, out, fmt, model, size, precision, stability
     if cc.sample_aspect_ratio:
         vout.codec_context.sample_aspect_ratio = cc.sample_aspect_ratio
     aout = {a.index: out.add_stream_from_template(a) for a in audio}
+    for key, value in inp.metadata.items():  # the film's date, title, place; not what the old muxer wrote of itself
+        if key not in ("encoder", "major_brand", "minor_version", "compatible_brands"):
+            out.metadata[key] = value
 
     packets = inp.demux(vin, *audio)
     pending = []  # audio packets read before the first frame: muxed once the header (with rotation) is written
