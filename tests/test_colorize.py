@@ -183,7 +183,8 @@ def test_plan_several_inputs_and_missing(tmp_path):
     (tmp_path / "x").mkdir()
     (tmp_path / "x" / "p.jpg").write_bytes(b"")
     (tmp_path / "q.png").write_bytes(b"")
-    pairs, refused = plan([tmp_path / "x", tmp_path / "q.png", tmp_path / "missing"], tmp_path / "o")
+    pairs, refused = plan([tmp_path / "x", tmp_path / "q.png", tmp_path / "missing", tmp_path / "q.png",
+                           tmp_path / "x" / "p.jpg"], tmp_path / "o")  # named twice: once
     assert [(s.name, d.relative_to(tmp_path / "o").as_posix()) for s, d in pairs] == [("p.jpg", "x/p.jpg"),
                                                                                      ("q.png", "q.png")]
     assert refused[0].reason == "no such file or folder"

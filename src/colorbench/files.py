@@ -71,7 +71,10 @@ def plan(inputs: Iterable[str | os.PathLike], out: Path) -> tuple[list[tuple[Pat
                 rel = p.relative_to(inp)
                 pairs.append((p, out / rel if single_folder else out / inp.name / rel))
     pairs = [(s, d.with_suffix(SAVE_AS.get(d.suffix.lower(), d.suffix or ".png"))) for s, d in pairs]
-    return pairs, refused
+    once = {}  # a photo named twice (or inside a folder also given) is colorized once, at its first place
+    for s, d in pairs:
+        once.setdefault(s.resolve(), (s, d))
+    return list(once.values()), refused
 
 
 def check_output(inputs: list, out: Path, allow_inside: bool, overwrite: bool = False) -> None:
