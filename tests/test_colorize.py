@@ -1,5 +1,6 @@
 import io
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -121,6 +122,11 @@ def test_an_albums_metadata_is_kept_upright_and_what_cannot_be_kept_is_said(weig
     Image.fromarray(photo()).convert("CMYK").save(cmyk, icc_profile=srgb[:16] + b"CMYK" + srgb[20:])
     colorize_files([str(cmyk)], tmp_path / "out" / "cmyk.jpg", weights=weights, progress=False)
     assert "icc_profile" not in Image.open(tmp_path / "out" / "cmyk.jpg").info
+    damaged = tmp_path / "damaged.jpg"  # an EXIF block cut short: the photo is colorized, nothing is printed
+    Image.fromarray(photo()).save(damaged, exif=b"Exif\x00\x00MM\x00*\x00\x00\x00\x08\x00\x05\x01\x0e\x00\x02\xff\xff")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert colorize_files([str(damaged)], tmp_path / "out" / "d.jpg", weights=weights, progress=False)[0].done
     rgba = tmp_path / "logo.png"
     Image.fromarray(np.dstack([photo(), np.full((48, 64), 128, np.uint8)]), "RGBA").save(rgba)
     colorize_files([str(rgba)], tmp_path / "out" / "logo.jpg", weights=weights, progress=False, log=lines.append)

@@ -20,6 +20,7 @@ import re
 import tarfile
 import urllib.error
 import urllib.request
+import warnings
 import zipfile
 import zlib
 from collections import Counter, deque
@@ -122,9 +123,11 @@ def to_rgb_array(img: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
 def read_image(data: bytes | Path, name: str = "") -> tuple[np.ndarray, np.ndarray | None]:
     """Decode fully (truncated files raise here, not later) -> (RGB, alpha); raises DataError."""
     try:
-        with Image.open(io.BytesIO(data) if isinstance(data, bytes) else data) as img:
-            img.load()
-            return to_rgb_array(img)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow's "Corrupt EXIF data" (it reads what it can): not the user's concern
+            with Image.open(io.BytesIO(data) if isinstance(data, bytes) else data) as img:
+                img.load()
+                return to_rgb_array(img)
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
         why = str(e)
         if "truncated" in why.lower() or "broken data stream" in why:

@@ -6,6 +6,7 @@ is written (an input never replaced), what a re-run skips, and the one-line summ
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,20 +129,24 @@ def _carried(src: Path, dst: Path) -> tuple[dict, list[str]]:
     because the pixels are written upright. An RGB colour profile is kept (L is taken in the photo's own
     encoding); a gray or CMYK one would describe other channels, so it is dropped."""
     meta, notes = {}, []
-    with Image.open(src) as img:
-        exif = img.getexif()
-        if exif:
-            exif.pop(0x0112, None)  # Orientation
-            meta["exif"] = exif.tobytes()
-        icc = img.info.get("icc_profile")
-        if icc and icc[16:20] == b"RGB ":
-            meta["icc_profile"] = icc
-        if "dpi" in img.info:
-            meta["dpi"] = tuple(float(d) for d in img.info["dpi"])
-        if img.mode.startswith("I;16") or img.mode in ("I", "F"):
-            notes.append(f"{src} has more than 8 bits a gray level; {dst} is written "
-                         "with 8 bits a channel")
-        alpha = img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Pillow's "Corrupt EXIF data": it reads what it can
+        with Image.open(src) as img:
+            try:
+                exif = img.getexif()
+                if exif:
+                    exif.pop(0x0112, None)  # Orientation
+                    meta["exif"] = exif.tobytes()
+            except Exception:  # damaged EXIF (the pixels decoded): the colour photo matters more than its tags
+                notes.append(f"{src}'s EXIF could not be read; {dst} is written without it")
+            icc = img.info.get("icc_profile")
+            if icc and icc[16:20] == b"RGB ":
+                meta["icc_profile"] = icc
+            if "dpi" in img.info:
+                meta["dpi"] = tuple(float(d) for d in img.info["dpi"])
+            if img.mode.startswith("I;16") or img.mode in ("I", "F"):
+                notes.append(f"{src} has more than 8 bits a gray level; {dst} is written with 8 bits a channel")
+            alpha = img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info
     if alpha and Image.registered_extensions().get(dst.suffix.lower()) == "JPEG":
         notes.append(f"{src} has transparency, which a JPEG cannot hold: {dst} is opaque (name a .png to keep it)")
     return meta, notes

@@ -38,7 +38,7 @@ class WriteError(OSError):
     """A file colorbench could not write (the old one, if any, is untouched)."""
 
     def __str__(self) -> str:  # the sentence alone, without OSError's "[Errno 28]"
-        return self.strerror
+        return self.strerror or super().__str__()
 
 
 # ---------------------------------------------------------------------------------------------
