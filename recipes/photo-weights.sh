@@ -224,7 +224,7 @@ stage() {  # stage N, then its own options; stage N > 1 goes on from stage N-1's
 # -0.02 (0.17), CIEDE2000 +0.30 (0.20), worst on a file, a croquet ball, a spotlight, a doormat (+4 to +5). Better on
 # the scenes, within noise but worse on ImageNet: mixed, not shipped. The pretext's strength buys validation and
 # scenes; ImageNet's objects, shrunk 8x from large photos, are where these chains still trail.
-# Stage 3's recipe from s9 (labels beside colour, 50,000 labelled photos, lr 3e-4 cosine, 257 s; runs/s9/s3): ImageNet
+# Stage 3's recipe from s9 (labels beside colour, 50,000 labelled photos, lr 3e-4 cosine, 253 s; runs/s9/s3): ImageNet
 # 23.18 / 0.9194 / 11.24 / 47%, scenes 24.75 / 0.9467 / 9.68 / 57%: as s9; not shipped.
 # A photo-level "how much colour" decision, measured before building it (2026-12-02, recipes/colour_amount.py, the
 # shipped default at T 0.55, no training): on the 100 training-side photos, the decoded ab scaled by one factor for
