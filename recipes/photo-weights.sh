@@ -234,6 +234,11 @@ stage() {  # stage N, then its own options; stage N > 1 goes on from stage N-1's
 # 0.9476 / 9.42 / 54%: the best PSNR on both lists of any run, the scenes' colour kept; ImageNet's CIEDE2000 still
 # 0.06 above gray's: not shipped. The next stage to try: a heavier term still (1.0), or these 50,000 photos at 0.5
 # for longer.
+# --psnr-weight 1.0 the same way (247 s; runs/s9/p10; T 0.55): ImageNet 23.37 / 0.9210 / 10.89 / 43%, scenes 24.95 /
+# 0.9478 / 9.36 / 54%: better than the shipped default on PSNR, SSIM and CIEDE2000 on both lists (CIEDE2000 below
+# gray's on both), the same colour on the scenes, 3 points less on ImageNet. The candidate for the next default
+# (found at the session's end, 2026-12-06; to be packaged with this chain as the recipe's: pretext 12 epochs, 4
+# colour epochs, then this stage).
 # A photo-level "how much colour" decision, measured before building it (2026-12-02, recipes/colour_amount.py, the
 # shipped default at T 0.55, no training): on the 100 training-side photos, the decoded ab scaled by one factor for
 # every photo gives 23.41 / 10.57 / 36% at 0.75 and 22.38 / 11.92 / 75% at 1.5 (1.0: 23.26 / 10.92 / 49%); each
