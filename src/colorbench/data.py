@@ -101,10 +101,13 @@ def cache_dir() -> Path:
 # Reading one image: every mode Pillow knows -> uint8 RGB (+ alpha), EXIF orientation applied
 
 
+DEEP_GRAY = ("I;16", "I;16B", "I;16L", "I", "F")  # PIL's modes of gray with more than 8 bits a level
+
+
 def to_rgb_array(img: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
     """A PIL image of any mode -> (uint8 RGB (H, W, 3), uint8 alpha (H, W) or None)."""
     img = ImageOps.exif_transpose(img)
-    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):  # 16-bit / 32-bit gray: scale, don't clip
+    if img.mode in DEEP_GRAY:  # 16-bit / 32-bit gray: scale, don't clip
         a = np.asarray(img, dtype=np.float64)
         top = 65535.0 if img.mode.startswith("I;16") or a.max() > 255 else 255.0
         if img.mode == "F" and a.max() <= 1.0:

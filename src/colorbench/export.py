@@ -39,7 +39,8 @@ def export_onnx(weights, path: str | os.PathLike, opset: int = 18, temperature: 
     a network that sees more than L, its further channels: "hint_ab" and "hint_mask" for colour hints,
     `NamedInputs`), output "ab" (batch, 2, height, width) in [-1, 1]; batch, height and width are dynamic.
     Give it L shrunk to the weights' network size as `colorize.shrink` does (bicubic, antialiased, as training
-    photos were), and upsample its ab back to the photo's size. temperature: classification weights decode at this annealed-mean T in the graph (`load_colorizer`)."""
+    photos were), and upsample its ab back to the photo's size. temperature: classification weights decode at this
+    annealed-mean T in the graph (`load_colorizer`)."""
     import importlib.util
     import logging
     import warnings

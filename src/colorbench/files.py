@@ -16,7 +16,7 @@ from PIL import Image
 
 from .colorize import check_hints, colorize_array, hint_weights, load_colorizer, recommended_size, weights_path
 from .config import UsageError
-from .data import IMAGE_SUFFIXES, VIDEO_SUFFIXES, DataError, read_image
+from .data import DEEP_GRAY, IMAGE_SUFFIXES, VIDEO_SUFFIXES, DataError, read_image
 from .hardware import resolve_device, resolve_precision
 from .persist import atomic_write
 from .video import colorize_video
@@ -123,8 +123,9 @@ def _save(img: Image.Image, dst: Path, **meta) -> None:
         atomic_write(dst, lambda t: img.save(t, fmt, **meta))
 
 
-def _carried(src: Path, dst: Path) -> tuple[dict, list[str]]:
-    """What of a photo's metadata its colour version keeps, as save() options, and what it cannot keep, as notes.
+def _carried(src: Path, dst: Path, alpha: bool) -> tuple[dict, list[str]]:
+    """What of a photo's metadata its colour version keeps, as save() options, and what it cannot keep, as notes
+    (alpha: the photo has transparency, as `read_image` found).
     An album's EXIF (date taken, camera, caption) and scan resolution are kept; the orientation tag is dropped,
     because the pixels are written upright. An RGB colour profile is kept (L is taken in the photo's own
     encoding); a gray or CMYK one would describe other channels, so it is dropped."""
@@ -144,9 +145,8 @@ def _carried(src: Path, dst: Path) -> tuple[dict, list[str]]:
                 meta["icc_profile"] = icc
             if "dpi" in img.info:
                 meta["dpi"] = tuple(float(d) for d in img.info["dpi"])
-            if img.mode.startswith("I;16") or img.mode in ("I", "F"):
+            if img.mode in DEEP_GRAY:
                 notes.append(f"{src} has more than 8 bits a gray level; {dst} is written with 8 bits a channel")
-            alpha = img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info
     if alpha and Image.registered_extensions().get(dst.suffix.lower()) == "JPEG":
         notes.append(f"{src} has transparency, which a JPEG cannot hold: {dst} is opaque (name a .png to keep it)")
     return meta, notes
@@ -209,7 +209,7 @@ def colorize_files(inputs: list[str], out: str | os.PathLike, weights=None, size
                 points = None if hints is None else check_hints(hints, rgb.shape[1], rgb.shape[0], hints_from)
                 col = colorize_array(rgb, model, size, precision, points)
                 img = Image.fromarray(np.dstack([col, alpha]), "RGBA") if alpha is not None else Image.fromarray(col)
-                meta, notes = _carried(src, dst)
+                meta, notes = _carried(src, dst, alpha is not None)
                 _save(img, dst, **meta)
                 for note in notes:
                     (bar.write if progress else log)(f"note: {note}")
