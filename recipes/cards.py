@@ -49,20 +49,44 @@ def stage_rows(runs: list[str]) -> list[dict]:
         if run == "shipped":  # the stages the shipped default records: a new stage's runs before it may be gone
             rows.extend(read_header(shipped_weights("default"))[1]["card"]["stages"])
             continue
+        if not (Path(run) / "metrics.json").exists() and (Path(run) / "encoder.safetensors").exists():
+            rows.append(pretext_row(Path(run) / "encoder.safetensors"))
+            continue
         m = json.loads((Path(run) / "metrics.json").read_text())
         cfg = json.loads((Path(run) / "config.json").read_text())
-        start = (m.get("pretext") or {}).get("sha256")
+        pre = m.get("pretext") or {}
+        start = pre.get("sha256") or (sha256_file(pre["file"]) if Path(pre.get("file", "")).is_file() else None)
         labels = Path(cfg["data"]) / "train"
         labelled = f" of `{Path(cfg['data']).name}` ({sum(1 for _ in labels.iterdir())} labels)" if (
             cfg.get("label_weight") and labels.is_dir()) else ""
         rows.append({"starts_from": f"`{start[:12]}`" if start else "scratch", "data": f"{m['train_images']:,} photos"
                      + (f" ({cfg['classes']} only)" if cfg.get("classes") else "") + labelled,
-                     "size": cfg.get("size") or "native", "epochs": m["epochs"], "lr": cfg["lr"],
+                     "size": cfg.get("size") or "native", "epochs": m["epochs"],
+                     "lr": cfg["lr"] if cfg.get("encoder_lr", 1) == 1 else f"{cfg['lr']:g} (encoder {cfg['lr'] * cfg['encoder_lr']:g})",
                      "train_time_s": m["train_time_s"], "images_per_s": m["images_per_s"],
                      "machine": f"{m['device_name']}, {m['threads']} threads, {m['precision']}",
                      "val_loss": m["final_val_loss"], "sha256": sha256_file(Path(run) / "model.safetensors"),
                      "schedule": cfg.get("schedule", "constant"), "objective": objective_words(cfg, m)})
     return rows
+
+
+def pretext_row(path: Path) -> dict:
+    """The stage row of a `colorbench pretrain` encoder: the stage that trains the encoder alone, on labels.
+    Encoders written before 2026-12-06 do not record their images, speed or machine: the card says '-'."""
+    from colorbench.persist import read_header, sha256_file
+
+    info = read_header(path, "encoder")[1]
+    cfg = info["config"]
+    labels = Path(cfg["data"]) / "train"
+    n = info.get("train_images")
+    return {"starts_from": "scratch", "data": (f"{n:,} photos" if n else "the training split")
+            + f" of `{Path(cfg['data']).name}`" + (f" ({sum(1 for _ in labels.iterdir())} labels)" if labels.is_dir() else ""),
+            "size": cfg.get("size") or "native", "epochs": info["epochs"], "lr": cfg["lr"], "train_time_s": info["time_s"],
+            "images_per_s": info.get("images_per_s"),
+            "machine": f"{info['device_name']}, {info['threads']} threads, {info['precision']}" if "device_name" in info else "-",
+            "val_loss": None, "sha256": sha256_file(path), "schedule": cfg.get("schedule", "constant"),
+            "objective": f"pretext: the encoder names the labels from L ({info['val_accuracy']:.1%} right on "
+                         f"validation, chance {info['chance']:.1%})"}
 
 
 def objective_words(cfg: dict, metrics: dict) -> str:

@@ -189,3 +189,37 @@ def test_colour_amount_measures_as_evaluate_photos_does(tmp_path):
     best = rows["each photo its own (oracle, colour at 0 dB a unit)"][0]
     assert all(best >= v[0] for k, v in rows.items() if k.startswith("every photo"))
     assert "9 training crops" in r.stdout and "R^2 on held-back crops" in r.stdout
+
+
+def test_a_card_names_the_pretext_stage_and_the_stage_that_starts_from_it(tmp_path):
+    """The shipped chain starts with `colorbench pretrain` (an encoder, no metrics.json): its row says what it
+    learnt and how well, and the colour stage after it starts from that file's sha256."""
+    from colorbench.card import model_card
+    from colorbench.config import TrainConfig
+    from colorbench.models import create_model, save_model
+    from colorbench.persist import load_tensors, read_header, save_tensors, sha256_file
+    from colorbench.train import pretrain_only, train
+
+    cards = _cards()
+    cfg = TrainConfig(data="sample", train_limit=128, batch_size=32, eval_batch_size=200, width=8, pretrain_epochs=1)
+    enc = pretrain_only(cfg, tmp_path / "stage1", progress=False, log=lambda *_: None)
+    train(TrainConfig(**{**cfg.__dict__, "epochs": 1, "init": str(enc), "encoder_lr": 0.1}), tmp_path / "stage2",
+          progress=False, log=lambda *_: None)
+    pre, colour = cards.stage_rows([str(tmp_path / "stage1"), str(tmp_path / "stage2")])
+    info = read_header(enc, "encoder")[1]
+    assert pre["starts_from"] == "scratch" and pre["sha256"] == sha256_file(enc) and pre["epochs"] == 1
+    assert pre["data"] == f"{info['train_images']:,} photos of `sample`" and pre["val_loss"] is None
+    assert pre["objective"].startswith(f"pretext: the encoder names the labels from L ({info['val_accuracy']:.1%}")
+    assert colour["starts_from"] == f"`{sha256_file(enc)[:12]}`" and colour["lr"] == "0.001 (encoder 0.0001)"
+    # an encoder written before it recorded its images, speed and machine (the shipped chain's): '-' on the card
+    old = {k: v for k, v in info.items() if k not in ("train_images", "images_per_s", "device_name")}
+    save_tensors(tmp_path / "old" / "encoder.safetensors", load_tensors(enc, "encoder")[0], old)
+    [row] = cards.stage_rows([str(tmp_path / "old")])
+    assert row["data"] == "the training split of `sample`" and row["machine"] == "-" and row["images_per_s"] is None
+    path = tmp_path / "w.safetensors"
+    card = {"title": "t", "summary": "s", "data": "d", "recipe": "bash r.sh", "recipe_time": "1 min",
+            "stages": [row, colour]}
+    save_model(create_model("cnn", width=4), path, {"card": card, "params": 1, "recommended_size": 64, "config": {},
+                                                     "val_loss": 0.01})
+    text = model_card({"x": path})
+    assert f"| 1 | scratch | the training split of `sample` ({row['size']} px) | {row['objective']} | 1 | 0.001 | 0 min | - | - | - |" in text

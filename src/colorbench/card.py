@@ -51,6 +51,11 @@ def model_card(weights: dict[str, Path]) -> str:
     return "\n".join(lines)
 
 
+def _num(x: float | None, fmt: str) -> str:
+    """A stage table's figure, or '-' where the run did not record it (a pretext's loss, an old file's speed)."""
+    return "-" if x is None else format(x, fmt)
+
+
 def _table(t: dict) -> list[str]:
     out = [f"{t['title']}", "", "| " + " | ".join(t["columns"]) + " |", "|" + "---|" * len(t["columns"])]
     out += ["| " + " | ".join(str(c) for c in row) + " |" for row in t["rows"]]
@@ -102,8 +107,8 @@ def _section(name: str, path: Path, info: dict) -> list[str]:
                   "images/s | machine | validation loss | weights written (sha256) |", "|---" * (10 + named) + "|"]
         lines += [f"| {i} | {st['starts_from']} | {st['data']} ({st['size']} px) | "
                   f"{st.get('objective', '') + ' | ' if named else ''}{st['epochs']} | {st['lr']}{'' if st.get('schedule', 'constant') == 'constant' else ' ' + st['schedule']} | "
-                  f"{st['train_time_s'] / 60:.0f} min | {st['images_per_s']:.0f} | {st['machine']} | "
-                  f"{st['val_loss']:.5f} | `{st['sha256'][:12]}` |" for i, st in enumerate(card["stages"], 1)]
+                  f"{st['train_time_s'] / 60:.0f} min | {_num(st['images_per_s'], '.0f')} | {st['machine']} | "
+                  f"{_num(st['val_loss'], '.5f')} | `{st['sha256'][:12]}` |" for i, st in enumerate(card["stages"], 1)]
         lines.append("")
     if card.get("evaluations"):
         lines += ["### Measured", ""]

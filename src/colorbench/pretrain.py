@@ -20,9 +20,9 @@ from torch import nn
 
 from .augment import epoch_batches, get_augment
 from .config import TrainConfig
-from .hardware import autocast
+from .hardware import autocast, device_name
 from .models import Colorizer, create_model, network_input
-from .persist import ReadError, load_tensors, save_tensors
+from .persist import ReadError, load_tensors, save_tensors, sha256_file
 
 
 def encoder_parameters(model: Colorizer) -> set[int]:
@@ -98,9 +98,12 @@ def pretrain_encoder(cfg: TrainConfig, data, path: Path, device: torch.device, p
         correct = sum((logits(network_input(data.val[i : i + 1000], model.in_channels)).argmax(1)
                        == val_labels[i : i + 1000]).sum().item()
                       for i in range(0, len(data.val), 1000))
+    took = time.perf_counter() - t0
     info = {"pretext": f"{n_classes}-class classification of the training split's images from L",
             "epochs": cfg.pretrain_epochs, "val_accuracy": correct / len(data.val), "chance": 1 / n_classes,
-            "time_s": time.perf_counter() - t0, "model": model.spec, "config": asdict(cfg)}
+            "time_s": took, "train_images": n, "images_per_s": n * cfg.pretrain_epochs / took,
+            "device_name": device_name(device), "threads": torch.get_num_threads(), "precision": precision,
+            "model": model.spec, "config": asdict(cfg)}
     save_tensors(path, encoder_state(model), info)
     log(f"pretrained {cfg.model}'s encoder: validation accuracy {info['val_accuracy']:.1%} "
         f"(chance {info['chance']:.1%}), {info['time_s']:.0f}s -> {path}")
@@ -125,4 +128,4 @@ def load_encoder(model: Colorizer, path: str | Path) -> dict:
         for k, v in state.items():
             own[k].copy_(v)
     return {k: info[k] for k in ("pretext", "epochs", "val_accuracy", "chance", "time_s") if k in info} | {
-        "tensors": len(state), "file": str(path)}
+        "tensors": len(state), "file": str(path), "sha256": sha256_file(path)}
