@@ -93,15 +93,15 @@ def pretrain_encoder(cfg: TrainConfig, data, path: Path, device: torch.device, p
             opt.step()
         if not math.isfinite(loss.item()):
             raise ValueError(f"pretraining loss became {loss.item()}: try a lower --lr")
+    trained = time.perf_counter() - t0  # images/s counts the epochs, not the validation pass after them
     model.eval()
     with torch.no_grad():
         correct = sum((logits(network_input(data.val[i : i + 1000], model.in_channels)).argmax(1)
                        == val_labels[i : i + 1000]).sum().item()
                       for i in range(0, len(data.val), 1000))
-    took = time.perf_counter() - t0
     info = {"pretext": f"{n_classes}-class classification of the training split's images from L",
             "epochs": cfg.pretrain_epochs, "val_accuracy": correct / len(data.val), "chance": 1 / n_classes,
-            "time_s": took, "train_images": n, "images_per_s": n * cfg.pretrain_epochs / took,
+            "time_s": time.perf_counter() - t0, "train_images": n, "images_per_s": n * cfg.pretrain_epochs / trained,
             "device_name": device_name(device), "threads": torch.get_num_threads(), "precision": precision,
             "model": model.spec, "config": asdict(cfg)}
     save_tensors(path, encoder_state(model), info)
