@@ -256,6 +256,9 @@ stage() {  # stage N, then its own options; stage N > 1 goes on from stage N-1's
 # dB; the same trade from the other side. Every lever tried on this chain (PSNR weight, passes, rebalance, T) moves
 # along one line, about 0.045 dB a point of colour on ImageNet: 70% at this line would be below gray. Only the
 # pretext has moved the line (the scenes: +0.2 dB at equal colour from s7's 8 pretext epochs to s9's 12).
+# A longer pretext (2026-12-06, runs/s10/pre: stage 1 with PRETEXT_EPOCHS=20, 44 min at 832 img/s): 23.6% of the 200
+# labels, no better than 12 epochs' 24.1% (17.6% at 8): at a constant lr 1e-3 the pretext has levelled off by 12
+# epochs. Its stages 2 and 3 (runs/s10, started) give a second build of the shipped chain: the spread between builds.
 # A photo-level "how much colour" decision, measured before building it (2026-12-02, recipes/colour_amount.py, the
 # shipped default at T 0.55, no training): on the 100 training-side photos, the decoded ab scaled by one factor for
 # every photo gives 23.41 / 10.57 / 36% at 0.75 and 22.38 / 11.92 / 75% at 1.5 (1.0: 23.26 / 10.92 / 49%); each
