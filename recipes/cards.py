@@ -56,9 +56,8 @@ def stage_rows(runs: list[str]) -> list[dict]:
         cfg = json.loads((Path(run) / "config.json").read_text())
         pre = m.get("pretext") or {}
         start = pre.get("sha256") or (sha256_file(pre["file"]) if Path(pre.get("file", "")).is_file() else None)
-        labels = Path(cfg["data"]) / "train"
-        labelled = f" of `{Path(cfg['data']).name}` ({sum(1 for _ in labels.iterdir())} labels)" if (
-            cfg.get("label_weight") and labels.is_dir()) else ""
+        labelled = f" of {labelled_view(cfg['data'])}" if cfg.get("label_weight") and (
+            Path(cfg["data"]) / "train").is_dir() else ""
         rows.append({"starts_from": f"`{start[:12]}`" if start else "scratch", "data": f"{m['train_images']:,} photos"
                      + (f" ({cfg['classes']} only)" if cfg.get("classes") else "") + labelled,
                      "size": cfg.get("size") or "native", "epochs": m["epochs"],
@@ -70,6 +69,12 @@ def stage_rows(runs: list[str]) -> list[dict]:
     return rows
 
 
+def labelled_view(data: str) -> str:
+    """A labelled photo folder as the card names it: "`labelset` (200 labels)" (its label count while it exists)."""
+    labels = Path(data) / "train"
+    return f"`{Path(data).name}`" + (f" ({sum(1 for _ in labels.iterdir())} labels)" if labels.is_dir() else "")
+
+
 def pretext_row(path: Path) -> dict:
     """The stage row of a `colorbench pretrain` encoder: the stage that trains the encoder alone, on labels.
     Encoders written before 2026-12-06 do not record their images, speed or machine: the card says '-'."""
@@ -77,10 +82,9 @@ def pretext_row(path: Path) -> dict:
 
     info = read_header(path, "encoder")[1]
     cfg = info["config"]
-    labels = Path(cfg["data"]) / "train"
     n = info.get("train_images")
     return {"starts_from": "scratch", "data": (f"{n:,} photos" if n else "the training split")
-            + f" of `{Path(cfg['data']).name}`" + (f" ({sum(1 for _ in labels.iterdir())} labels)" if labels.is_dir() else ""),
+            + f" of {labelled_view(cfg['data'])}",
             "size": cfg.get("size") or "native", "epochs": info["epochs"], "lr": cfg["lr"], "train_time_s": info["time_s"],
             "images_per_s": info.get("images_per_s"),
             "machine": f"{info['device_name']}, {info['threads']} threads, {info['precision']}" if "device_name" in info else "-",

@@ -12,6 +12,7 @@ after the first is a single file read.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
@@ -123,11 +124,18 @@ def to_rgb_array(img: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
     return rgb, alpha
 
 
+@contextlib.contextmanager
+def quiet_exif():
+    """Pillow warns of a damaged EXIF block ("Corrupt EXIF data") and reads what it can: not the user's concern."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"(?i).*corrupt exif", category=UserWarning)
+        yield
+
+
 def read_image(data: bytes | Path, name: str = "") -> tuple[np.ndarray, np.ndarray | None]:
     """Decode fully (truncated files raise here, not later) -> (RGB, alpha); raises DataError."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # Pillow's "Corrupt EXIF data" (it reads what it can): not the user's concern
+        with quiet_exif():
             with Image.open(io.BytesIO(data) if isinstance(data, bytes) else data) as img:
                 img.load()
                 return to_rgb_array(img)

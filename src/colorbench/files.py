@@ -6,7 +6,6 @@ is written (an input never replaced), what a re-run skips, and the one-line summ
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +15,7 @@ from PIL import Image
 
 from .colorize import check_hints, colorize_array, hint_weights, load_colorizer, recommended_size, weights_path
 from .config import UsageError
-from .data import DEEP_GRAY, IMAGE_SUFFIXES, VIDEO_SUFFIXES, DataError, read_image
+from .data import DEEP_GRAY, IMAGE_SUFFIXES, VIDEO_SUFFIXES, DataError, quiet_exif, read_image
 from .hardware import resolve_device, resolve_precision
 from .persist import atomic_write
 from .video import colorize_video
@@ -130,8 +129,7 @@ def _carried(src: Path, dst: Path, alpha: bool) -> tuple[dict, list[str]]:
     because the pixels are written upright. An RGB colour profile is kept (L is taken in the photo's own
     encoding); a gray or CMYK one would describe other channels, so it is dropped."""
     meta, notes = {}, []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # Pillow's "Corrupt EXIF data": it reads what it can
+    with quiet_exif():
         with Image.open(src) as img:
             try:
                 exif = img.getexif()
