@@ -88,7 +88,7 @@ def pretext_row(path: Path) -> dict:
             "size": cfg.get("size") or "native", "epochs": info["epochs"], "lr": cfg["lr"], "train_time_s": info["time_s"],
             "images_per_s": info.get("images_per_s"),
             "machine": f"{info['device_name']}, {info['threads']} threads, {info['precision']}" if "device_name" in info else "-",
-            "val_loss": None, "sha256": sha256_file(path), "schedule": cfg.get("schedule", "constant"),
+            "val_loss": None, "sha256": sha256_file(path), "schedule": info.get("schedule", "constant"),
             "objective": f"pretext: the encoder names the labels from L ({info['val_accuracy']:.1%} right on "
                          f"validation, chance {info['chance']:.1%})"}
 

@@ -6,6 +6,7 @@
 #   STAGES=1 bash recipes/photo-weights.sh        only up to stage 1
 #   TRAIN_ONLY=1 bash recipes/photo-weights.sh    train the stages, package nothing
 #   PRETEXT_EPOCHS=20 RUNS=runs/s10 TRAIN_ONLY=1 bash recipes/photo-weights.sh   the chain with a longer pretext
+#   PRETEXT_SCHEDULE=cosine RUNS=runs/s11 TRAIN_ONLY=1 bash recipes/photo-weights.sh   its lr decaying to 0
 # Interrupted? Run it again: the set is kept, a finished stage is not retrained, a cut one resumes.
 #
 # Data: the ImageNet sample and MiniPlaces in ../shared/data, and (MORE, optional) the 150,000 photos that
@@ -273,7 +274,8 @@ if [ "$CHAIN" = pretext ]; then
   [ -d "$LABELSET" ] || python recipes/labelset.py "$SET" "$LABELSET"
   if [ "$STAGES" -ge 1 ] && [ ! -e "$RUNS/stage1/encoder.safetensors" ]; then
     colorbench pretrain --model photo_unet --width 16 "${DEPTH[@]}" --data "$LABELSET" --size 64 --batch-size 64 \
-      --augment photo --epochs "${PRETEXT_EPOCHS:-12}" --out "$RUNS/stage1" --overwrite
+      --augment photo --epochs "${PRETEXT_EPOCHS:-12}" --schedule "${PRETEXT_SCHEDULE:-constant}" \
+      --out "$RUNS/stage1" --overwrite
   fi
   stage 2 --encoder-lr 0.1 --epochs 4 --lr 1e-3 --schedule cosine --psnr-weight 0.1
   stage 3 --train-limit 50000 --split-seed 0 --epochs 1 --lr 3e-4 --schedule cosine --psnr-weight 1.0

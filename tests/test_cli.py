@@ -64,6 +64,9 @@ def test_pretrain_epochs_are_the_pretext_epochs():
 
     cfg = config_overrides(build_parser().parse_args(["pretrain", "--out", "p", "--epochs", "7"]), TrainConfig)
     assert cfg["pretrain_epochs"] == 7 and "epochs" not in cfg
+    # and --schedule the pretext's schedule, not the colour run's
+    cfg = config_overrides(build_parser().parse_args(["pretrain", "--out", "p", "--schedule", "cosine"]), TrainConfig)
+    assert cfg["pretrain_schedule"] == "cosine" and "schedule" not in cfg
 
 
 def test_seeds_zero_is_refused_and_nothing_is_created(tmp_path):

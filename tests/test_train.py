@@ -288,6 +288,29 @@ def test_pretrained_encoder_initialises_the_colorizer(tmp_path, sample):
         load_encoder(create_model("unet"), pre_file)
 
 
+def test_pretext_cosine_schedule_decays_its_lr_and_leaves_the_colour_runs_alone(tmp_path, sample, monkeypatch):
+    """pretrain_schedule cosine: the pretext's lr follows lr * (1 + cos(pi * step / steps)) / 2 over its own
+    steps; the colour run after it keeps its own (constant) schedule; the encoder's file names its schedule."""
+    from colorbench.persist import read_header
+
+    lrs = []
+
+    class Spy(torch.optim.Adam):
+        def step(self, *a, **k):
+            lrs.append(self.param_groups[0]["lr"])
+            return super().step(*a, **k)
+
+    monkeypatch.setattr(torch.optim, "Adam", Spy)
+    cfg = TrainConfig(**{**TINY, "epochs": 1, "init": "pretrain", "pretrain_epochs": 2, "pretrain_schedule": "cosine"})
+    train(cfg, tmp_path / "p", dataset=sample, progress=False, log=lambda *_: None)
+    steps = len(lrs) // 3  # the same split and batch: two pretext epochs, then one colour epoch
+    assert len(lrs) == 3 * steps and steps > 2
+    want = [cfg.lr * 0.5 * (1 + math.cos(math.pi * k / (2 * steps))) for k in range(2 * steps)]
+    assert lrs[: 2 * steps] == pytest.approx(want, rel=1e-12) and lrs[2 * steps - 1] < cfg.lr * 0.01
+    assert lrs[2 * steps :] == [cfg.lr] * steps
+    assert read_header(tmp_path / "p" / "pretrain.safetensors", "encoder")[1]["schedule"] == "cosine"
+
+
 def test_encoder_lr_freezes_or_slows_the_pretrained_encoder_and_resumes_alike(tmp_path, sample):
     """--encoder-lr 0: the encoder copied from the pretext trains not at all, the rest does (under a cosine
     schedule); a fraction keeps its own group through a resume (the same bits as one run)."""

@@ -125,6 +125,7 @@ def train_help() -> dict[str, str]:
         "init": "start from a pretrained encoder (a file from colorbench pretrain, or 'pretrain' to make one "
                 "first), or go on from weights of this model (a run folder or .safetensors); none: random weights",
         "pretrain_epochs": "with --init pretrain: epochs of the pretext task (classifying the training split)",
+        "pretrain_schedule": "with --init pretrain: the pretext's learning rate over its epochs, constant or cosine",
         "encoder_lr": "the encoder's learning rate as a fraction of --lr (e.g. 0.1 after --init of a pretrained encoder, "
                       "to keep more of what it learnt; 0 freezes it)",
         "data": "'cifar10' (downloaded once), 'sample' (shipped, 2,500 images), or a path (README: Data)",
@@ -443,17 +444,19 @@ def _setup_train(p, pretrain: bool = False) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace the run in --out")
     _quiet(p)
     skip = frozenset()
-    if pretrain:  # the pretext reads neither the colour objective's options nor a start or a schedule: not offered
-        skip = PRETEXT_IGNORES | {"epochs", "pretrain_epochs"}
+    if pretrain:  # the pretext reads neither the colour objective's options nor a start: not offered
+        skip = PRETEXT_IGNORES | {"epochs", "pretrain_epochs", "schedule", "pretrain_schedule"}
         p.add_argument("--epochs", dest="pretrain_epochs", type=number(int, 1), default=None,
                        metavar="EPOCHS", help="epochs of the pretext task (default: 3)")
+        p.add_argument("--schedule", dest="pretrain_schedule", default=None, metavar="SCHEDULE",
+                       help="learning rate over the pretext: constant (default) or cosine (decays to 0 by the last step)")
     add_config_args(p, TrainConfig, skip=skip, by_preset=False)
     p.set_defaults(resume=False)
 
 
 # TrainConfig fields `colorbench pretrain` has no use for (pretrain.pretrain_encoder reads none of them)
 PRETEXT_IGNORES = frozenset({"loss", "rebalance", "temperature", "head_stride", "mse_weight", "psnr_weight",
-                             "label_weight", "ssim_weight", "init", "schedule", "encoder_lr"})
+                             "label_weight", "ssim_weight", "init", "encoder_lr"})
 
 
 def _setup_compare(p) -> None:

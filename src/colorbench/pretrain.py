@@ -23,6 +23,7 @@ from .config import TrainConfig
 from .hardware import autocast, device_name
 from .models import Colorizer, create_model, network_input
 from .persist import ReadError, load_tensors, save_tensors, sha256_file
+from .train import scheduled_lr
 
 
 def encoder_parameters(model: Colorizer) -> set[int]:
@@ -80,12 +81,16 @@ def pretrain_encoder(cfg: TrainConfig, data, path: Path, device: torch.device, p
         return classifier(f.float().mean((2, 3)))
 
     n, t0 = len(data.train), time.perf_counter()
+    steps = math.ceil(n / cfg.batch_size)
     model.train()
     for epoch in range(1, cfg.pretrain_epochs + 1):
-        bar = tqdm(epoch_batches(data.train, cfg.batch_size, g, augment), total=math.ceil(n / cfg.batch_size),
+        bar = tqdm(epoch_batches(data.train, cfg.batch_size, g, augment), total=steps,
                    desc=f"pretrain {cfg.model} epoch {epoch}/{cfg.pretrain_epochs}", unit="step",
                    disable=not progress, leave=False)
-        for idx, xb in bar:
+        for step, (idx, xb) in enumerate(bar):
+            for group in opt.param_groups:
+                group["lr"] = scheduled_lr(cfg.lr, cfg.pretrain_schedule,
+                                           ((epoch - 1) * steps + step) / (cfg.pretrain_epochs * steps))
             x = network_input(xb, model.in_channels).contiguous(memory_format=torch.channels_last)
             loss = F.cross_entropy(logits(x), labels[idx])
             opt.zero_grad(set_to_none=True)
@@ -100,7 +105,7 @@ def pretrain_encoder(cfg: TrainConfig, data, path: Path, device: torch.device, p
                        == val_labels[i : i + 1000]).sum().item()
                       for i in range(0, len(data.val), 1000))
     info = {"pretext": f"{n_classes}-class classification of the training split's images from L",
-            "epochs": cfg.pretrain_epochs, "val_accuracy": correct / len(data.val), "chance": 1 / n_classes,
+            "epochs": cfg.pretrain_epochs, "schedule": cfg.pretrain_schedule, "val_accuracy": correct / len(data.val), "chance": 1 / n_classes,
             "time_s": time.perf_counter() - t0, "train_images": n, "images_per_s": n * cfg.pretrain_epochs / trained,
             "device_name": device_name(device), "threads": torch.get_num_threads(), "precision": precision,
             "model": model.spec, "config": asdict(cfg)}

@@ -79,8 +79,9 @@ def validate(cfg: TrainConfig) -> TrainConfig:
         raise UsageError(f"--blocks: {cfg.model} has no residual blocks to add; only {', '.join(deepens)} has")
     if cfg.hints and cfg.in_channels != 4:
         raise UsageError(f"--hints needs --in-channels 4 (L, hint ab, hint mask), got {cfg.in_channels}")
-    if cfg.schedule not in ("constant", "cosine"):
-        raise UsageError(f"--schedule must be constant or cosine, got {cfg.schedule!r}")
+    for schedule in (cfg.schedule, cfg.pretrain_schedule):
+        if schedule not in SCHEDULES:
+            raise UsageError(f"--schedule must be constant or cosine, got {schedule!r}")
     for name in list_objectives():  # every objective's options checked, whichever --loss: the checks live in them
         try:
             OBJECTIVES[name].from_config(cfg)
@@ -324,6 +325,14 @@ def _train(cfg: TrainConfig, out: Path, state: dict | None, dataset: Dataset | N
     return _train_loop(cfg, out, state, data, device, precision, progress, log, world)
 
 
+SCHEDULES = ("constant", "cosine")
+
+
+def scheduled_lr(lr: float, schedule: str, done: float) -> float:
+    """The learning rate after the fraction `done` of a run's steps: constant, or cosine from lr to 0."""
+    return lr * 0.5 * (1 + math.cos(math.pi * done)) if schedule == "cosine" else lr
+
+
 def _set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
     """Every group at `lr` times its scale (the encoder's --encoder-lr; groups of checkpoints older than it: 1)."""
     for group in opt.param_groups:
@@ -442,8 +451,7 @@ def _train_loop(cfg: TrainConfig, out: Path, state: dict | None, data: Prepared,
                 loss, label_sum, right = loss + extra, label_sum + ce.double() * len(xb), right + hits
             opt.zero_grad(set_to_none=True)
             if cfg.schedule == "cosine":  # a function of the step alone: a resumed run continues the same curve
-                done = ((epoch - 1) * steps + step - 1) / (cfg.epochs * steps)
-                _set_lr(opt, cfg.lr * 0.5 * (1 + math.cos(math.pi * done)))
+                _set_lr(opt, scheduled_lr(cfg.lr, cfg.schedule, ((epoch - 1) * steps + step - 1) / (cfg.epochs * steps)))
             if world.active:  # the mean over the global batch, once DDP averages over processes
                 (loss * (len(xb) * world.size / global_count) if len(xb) else raw.sum() * 0).backward()
             else:
