@@ -21,7 +21,7 @@
 # stage started from and wrote in MODEL_CARD.md's "Stages"); a rebuild on other hardware gives other bits and close
 # figures:
 #   stage 1: the encoder alone names the 200 labels of the labelled view (recipes/labelset.py) from L, 12 epochs at
-#            lr 1e-3 (`colorbench pretrain`; no checkpoints: a cut stage 1 runs again, 28 min)
+#            lr 1e-3 (`colorbench pretrain`, 28 min)
 #   stage 2: from stage 1's encoder (at a tenth of the lr), the whole set, 4 epochs at lr 1e-3 cosine
 #   stage 3: from stage 2, 50,000 photos, 1 epoch at lr 3e-4 cosine, with a ten times heavier PSNR term (1.0)
 # CHAIN=deep rebuilds the chain shipped 2026-12-01 to 12-06 (runs/photo-deep: from scratch, then 50,000 photos with
@@ -275,7 +275,7 @@ if [ "$CHAIN" = pretext ]; then
   if [ "$STAGES" -ge 1 ] && [ ! -e "$RUNS/stage1/encoder.safetensors" ]; then
     colorbench pretrain --model photo_unet --width 16 "${DEPTH[@]}" --data "$LABELSET" --size 64 --batch-size 64 \
       --augment photo --epochs "${PRETEXT_EPOCHS:-12}" --schedule "${PRETEXT_SCHEDULE:-constant}" \
-      --out "$RUNS/stage1" --overwrite
+      --out "$RUNS/stage1" --resume
   fi
   stage 2 --encoder-lr 0.1 --epochs 4 --lr 1e-3 --schedule cosine --psnr-weight 0.1
   stage 3 --train-limit 50000 --split-seed 0 --epochs 1 --lr 3e-4 --schedule cosine --psnr-weight 1.0

@@ -311,6 +311,39 @@ def test_pretext_cosine_schedule_decays_its_lr_and_leaves_the_colour_runs_alone(
     assert read_header(tmp_path / "p" / "pretrain.safetensors", "encoder")[1]["schedule"] == "cosine"
 
 
+def test_a_pretext_cut_short_resumes_to_the_same_bits(tmp_path, sample, monkeypatch):
+    """`colorbench pretrain` checkpoints every epoch: killed after epoch 1 of 2, --resume gives the encoder an
+    uninterrupted run gives; without --resume the unfinished pretext is neither lost nor silently restarted."""
+    import colorbench.pretrain as pretrain
+    from colorbench.persist import ReadError, read_header
+    from colorbench.train import pretrain_only
+
+    cfg = TrainConfig(**{**TINY, "pretrain_epochs": 2, "pretrain_schedule": "cosine"})
+    kw = dict(progress=False, log=lambda *_: None)
+    whole = load_file(pretrain_only(cfg, tmp_path / "whole", **kw))
+    save = pretrain.save_state
+
+    def killed_after_saving(obj, path):
+        save(obj, path)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pretrain, "save_state", killed_after_saving)
+    with pytest.raises(KeyboardInterrupt):
+        pretrain_only(cfg, tmp_path / "cut", **kw)
+    monkeypatch.setattr(pretrain, "save_state", save)
+    checkpoint = tmp_path / "cut" / "encoder.state.pt"
+    assert checkpoint.exists() and not (tmp_path / "cut" / "encoder.safetensors").exists()
+    with pytest.raises(FileExistsError, match="unfinished pretext.*--resume"):
+        pretrain_only(cfg, tmp_path / "cut", **kw)
+    with pytest.raises(ReadError, match="another config \\(lr\\)"):
+        pretrain_only(TrainConfig(**{**cfg.__dict__, "lr": 1e-4}), tmp_path / "cut", resume=True, **kw)
+    path = pretrain_only(cfg, tmp_path / "cut", resume=True, **kw)
+    resumed = load_file(path)
+    assert resumed.keys() == whole.keys() and all(torch.equal(resumed[k], whole[k]) for k in whole)
+    assert not checkpoint.exists() and read_header(path, "encoder")[1]["epochs"] == 2
+    assert pretrain_only(cfg, tmp_path / "cut", resume=True, **kw) == path  # finished: left as it is
+
+
 def test_encoder_lr_freezes_or_slows_the_pretrained_encoder_and_resumes_alike(tmp_path, sample):
     """--encoder-lr 0: the encoder copied from the pretext trains not at all, the rest does (under a cosine
     schedule); a fraction keeps its own group through a resume (the same bits as one run)."""

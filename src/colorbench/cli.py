@@ -230,7 +230,7 @@ def cmd_pretrain(args) -> None:
     from .train import TrainConfig
 
     cfg = preset_train(args.preset, **config_overrides(args, TrainConfig))
-    path = pretrain_only(cfg, Path(args.out), overwrite=args.overwrite, progress=not args.quiet)
+    path = pretrain_only(cfg, Path(args.out), overwrite=args.overwrite, progress=not args.quiet, resume=args.resume)
     print(f"encoder: {path}  (use it: colorbench train --model {cfg.model} --init {path})")
 
 
@@ -440,7 +440,7 @@ def _setup_train(p, pretrain: bool = False) -> None:
         p.add_argument("--out", required=True, help="folder for encoder.safetensors (required)")
     else:
         p.add_argument("--out", default=None, help="run folder (default: runs/<model>-s<seed>)")
-        p.add_argument("--resume", action="store_true", help="continue the run in --out from its last epoch")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last finished epoch")
     p.add_argument("--overwrite", action="store_true", help="replace the run in --out")
     _quiet(p)
     skip = frozenset()
@@ -451,7 +451,6 @@ def _setup_train(p, pretrain: bool = False) -> None:
         p.add_argument("--schedule", dest="pretrain_schedule", default=None, metavar="SCHEDULE",
                        help="learning rate over the pretext: constant (default) or cosine (decays to 0 by the last step)")
     add_config_args(p, TrainConfig, skip=skip, by_preset=False)
-    p.set_defaults(resume=False)
 
 
 # TrainConfig fields `colorbench pretrain` has no use for (pretrain.pretrain_encoder reads none of them)
@@ -634,6 +633,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 # what to say after Ctrl-C, where there is something to say
 INTERRUPTED = {"train": "the last finished epoch is kept: run the same command with --resume to continue",
+               "pretrain": "the last finished epoch is kept: run the same command with --resume to continue",
                "compare": "finished runs are kept: run the same command with --resume to continue",
                "colorize": "every photo or video written is complete: run the same command again to do the rest"}
 

@@ -22,7 +22,7 @@ from .augment import epoch_batches, get_augment
 from .config import TrainConfig
 from .hardware import autocast, device_name
 from .models import Colorizer, create_model, network_input
-from .persist import ReadError, load_tensors, save_tensors, sha256_file
+from .persist import ReadError, load_state, load_tensors, save_state, save_tensors, sha256_file
 from .train import scheduled_lr
 
 
@@ -54,10 +54,16 @@ def encoder_state(model: Colorizer) -> dict[str, torch.Tensor]:
     return keep
 
 
+def state_path(path: Path) -> Path:
+    """Where the pretext writing `path` keeps its last finished epoch (removed once `path` is written)."""
+    return path.with_name(path.stem + ".state.pt")
+
+
 def pretrain_encoder(cfg: TrainConfig, data, path: Path, device: torch.device, precision: str,
-                     progress: bool = True, log=print) -> dict:
+                     progress: bool = True, log=print, resume: bool = False) -> dict:
     """Train `cfg.model`'s encoder + a linear classifier (global average pool) on the training split's
-    labels for `cfg.pretrain_epochs` epochs; write the encoder's weights to `path`."""
+    labels for `cfg.pretrain_epochs` epochs; write the encoder's weights to `path`. Every epoch is
+    checkpointed beside it (`state_path`); `resume` continues from there, to the same bits."""
     from tqdm import tqdm
 
     ds = data.dataset
@@ -80,10 +86,24 @@ def pretrain_encoder(cfg: TrainConfig, data, path: Path, device: torch.device, p
             f = model.encoder(L)
         return classifier(f.float().mean((2, 3)))
 
-    n, t0 = len(data.train), time.perf_counter()
-    steps = math.ceil(n / cfg.batch_size)
+    n, steps = len(data.train), math.ceil(len(data.train) / cfg.batch_size)
+    checkpoint, start, trained = state_path(path), 0, 0.0  # trained: seconds in epochs, over every resume
+    if resume and checkpoint.exists():
+        state = load_state(checkpoint, "pretext checkpoint")
+        if state["config"] != asdict(cfg):
+            changed = sorted(k for k, v in asdict(cfg).items() if state["config"].get(k) != v)
+            raise ReadError(f"{checkpoint}: an unfinished pretext with another config ({', '.join(changed)}); "
+                            "run it with its own options, or pass --overwrite to start again")
+        model.load_state_dict(state["model"])
+        classifier.load_state_dict(state["classifier"])
+        opt.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["rng"])
+        g.set_state(state["gen"])
+        start, trained = state["epoch"], state["trained_s"]
+        log(f"resuming the pretext in {checkpoint} after epoch {start} of {cfg.pretrain_epochs}")
     model.train()
-    for epoch in range(1, cfg.pretrain_epochs + 1):
+    for epoch in range(start + 1, cfg.pretrain_epochs + 1):
+        t0 = time.perf_counter()
         bar = tqdm(epoch_batches(data.train, cfg.batch_size, g, augment), total=steps,
                    desc=f"pretrain {cfg.model} epoch {epoch}/{cfg.pretrain_epochs}", unit="step",
                    disable=not progress, leave=False)
@@ -98,7 +118,11 @@ def pretrain_encoder(cfg: TrainConfig, data, path: Path, device: torch.device, p
             opt.step()
         if not math.isfinite(loss.item()):
             raise ValueError(f"pretraining loss became {loss.item()}: try a lower --lr")
-    trained = time.perf_counter() - t0  # images/s counts the epochs, not the validation pass after them
+        trained += time.perf_counter() - t0  # images/s counts the epochs, not the validation pass after them
+        save_state({"epoch": epoch, "trained_s": trained, "config": asdict(cfg), "model": model.state_dict(),
+                    "classifier": classifier.state_dict(), "optimizer": opt.state_dict(),
+                    "rng": torch.get_rng_state(), "gen": g.get_state()}, checkpoint)
+    t0 = time.perf_counter()
     model.eval()
     with torch.no_grad():
         correct = sum((logits(network_input(data.val[i : i + 1000], model.in_channels)).argmax(1)
@@ -106,10 +130,11 @@ def pretrain_encoder(cfg: TrainConfig, data, path: Path, device: torch.device, p
                       for i in range(0, len(data.val), 1000))
     info = {"pretext": f"{n_classes}-class classification of the training split's images from L",
             "epochs": cfg.pretrain_epochs, "schedule": cfg.pretrain_schedule, "val_accuracy": correct / len(data.val), "chance": 1 / n_classes,
-            "time_s": time.perf_counter() - t0, "train_images": n, "images_per_s": n * cfg.pretrain_epochs / trained,
+            "time_s": trained + time.perf_counter() - t0, "train_images": n, "images_per_s": n * cfg.pretrain_epochs / trained,
             "device_name": device_name(device), "threads": torch.get_num_threads(), "precision": precision,
             "model": model.spec, "config": asdict(cfg)}
     save_tensors(path, encoder_state(model), info)
+    checkpoint.unlink(missing_ok=True)  # the encoder is the product; its optimiser state is no longer needed
     log(f"pretrained {cfg.model}'s encoder: validation accuracy {info['val_accuracy']:.1%} "
         f"(chance {info['chance']:.1%}), {info['time_s']:.0f}s -> {path}")
     return info

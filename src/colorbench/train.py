@@ -10,6 +10,7 @@ A run folder holds:
   model.safetensors  latest weights + model spec, config and metrics (what evaluate/colorize load)
   state.pt           weights, optimiser, RNG states and history at the last finished epoch (--resume)
   metrics.json       written when the run completes
+  pretrain.safetensors  with --init pretrain: the encoder its pretext wrote (pretrain.state.pt until it finished)
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ from .objectives import OBJECTIVES, LabelTerm, Objective, list_objectives, objec
 from .persist import (FolderLock, ReadError, claim_folder, load_state, load_tensors, read_json, save_state, sha256_file,
                       write_json, write_text)
 
-RUN_FILES = ("state.pt", "model.safetensors", "log.jsonl", "metrics.json", "config.json", "pretrain.safetensors")
+RUN_FILES = ("state.pt", "model.safetensors", "log.jsonl", "metrics.json", "config.json", "pretrain.safetensors",
+             "pretrain.state.pt")
 CURVE_POINTS = 10  # running training-loss points logged per epoch (so even a 1-epoch run has a curve)
 
 
@@ -409,8 +411,8 @@ def _train_loop(cfg: TrainConfig, out: Path, state: dict | None, data: Prepared,
         path = Path(cfg.init)
         if cfg.init == "pretrain":
             path = out / "pretrain.safetensors"
-            if not path.exists():
-                pretrain_encoder(cfg, data, path, device, precision, progress=progress, log=log)
+            if not path.exists():  # a pretext cut short goes on (--overwrite deleted any checkpoint of another run)
+                pretrain_encoder(cfg, data, path, device, precision, progress=progress, log=log, resume=True)
         pretext = load_encoder(model, path)
         log(f"{cfg.model}: encoder initialised from {path} ({pretext['tensors']} tensors)")
     # the log always matches the checkpoint: lines past it (a killed epoch) are dropped
@@ -539,15 +541,27 @@ def _line(h: dict) -> str:
     return dumps(h, indent=None) + "\n"
 
 
-def pretrain_only(cfg: TrainConfig, out: Path, overwrite: bool = False, progress: bool = True, log=print) -> Path:
-    """`colorbench pretrain`: out/encoder.safetensors for `--init` (never replaces one unless asked)."""
-    from .pretrain import pretrain_encoder
+def pretrain_only(cfg: TrainConfig, out: Path, overwrite: bool = False, progress: bool = True, log=print,
+                  resume: bool = False) -> Path:
+    """`colorbench pretrain`: out/encoder.safetensors for `--init` (never replaces one unless asked); `resume`
+    continues a pretext cut short from its last finished epoch (and leaves a finished one as it is)."""
+    from .pretrain import pretrain_encoder, state_path
 
     validate(cfg)
     path = out / "encoder.safetensors"
+    if resume and overwrite:
+        raise UsageError("--resume and --overwrite contradict each other: pass one")
+    if path.exists() and resume:
+        log(f"{path} is finished: nothing to resume")
+        return path
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} exists; pass --overwrite to replace it, or choose another --out")
+    if state_path(path).exists() and not (resume or overwrite):
+        raise FileExistsError(f"{out} holds an unfinished pretext ({state_path(path).name}); pass --resume to "
+                              "continue it, or --overwrite to start again")
+    if overwrite:
+        state_path(path).unlink(missing_ok=True)
     device = resolve_device(cfg.device)
     data = prepare(cfg, device, progress=progress)
-    pretrain_encoder(cfg, data, path, device, resolve_precision(cfg.precision, device), progress, log)
+    pretrain_encoder(cfg, data, path, device, resolve_precision(cfg.precision, device), progress, log, resume)
     return path
