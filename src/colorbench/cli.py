@@ -448,7 +448,7 @@ def _setup_train(p, pretrain: bool = False) -> None:
         skip = PRETEXT_IGNORES | {"epochs", "pretrain_epochs", "schedule", "pretrain_schedule"}
         p.add_argument("--epochs", dest="pretrain_epochs", type=number(int, 1), default=None,
                        metavar="EPOCHS", help="epochs of the pretext task (default: 3)")
-        p.add_argument("--schedule", dest="pretrain_schedule", default=None, metavar="SCHEDULE",
+        p.add_argument("--schedule", dest="pretrain_schedule", default=None, choices=("constant", "cosine"),
                        help="learning rate over the pretext: constant (default) or cosine (decays to 0 by the last step)")
     add_config_args(p, TrainConfig, skip=skip, by_preset=False)
 

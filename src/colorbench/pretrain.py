@@ -129,8 +129,9 @@ def pretrain_encoder(cfg: TrainConfig, data, path: Path, device: torch.device, p
                        == val_labels[i : i + 1000]).sum().item()
                       for i in range(0, len(data.val), 1000))
     info = {"pretext": f"{n_classes}-class classification of the training split's images from L",
-            "epochs": cfg.pretrain_epochs, "schedule": cfg.pretrain_schedule, "val_accuracy": correct / len(data.val), "chance": 1 / n_classes,
-            "time_s": trained + time.perf_counter() - t0, "train_images": n, "images_per_s": n * cfg.pretrain_epochs / trained,
+            "epochs": cfg.pretrain_epochs, "schedule": cfg.pretrain_schedule, "val_accuracy": correct / len(data.val),
+            "chance": 1 / n_classes, "time_s": trained + time.perf_counter() - t0, "train_images": n,
+            "images_per_s": n * cfg.pretrain_epochs / trained,
             "device_name": device_name(device), "threads": torch.get_num_threads(), "precision": precision,
             "model": model.spec, "config": asdict(cfg)}
     save_tensors(path, encoder_state(model), info)

@@ -81,9 +81,9 @@ def validate(cfg: TrainConfig) -> TrainConfig:
         raise UsageError(f"--blocks: {cfg.model} has no residual blocks to add; only {', '.join(deepens)} has")
     if cfg.hints and cfg.in_channels != 4:
         raise UsageError(f"--hints needs --in-channels 4 (L, hint ab, hint mask), got {cfg.in_channels}")
-    for schedule in (cfg.schedule, cfg.pretrain_schedule):
+    for flag, schedule in (("--schedule", cfg.schedule), ("--pretrain-schedule", cfg.pretrain_schedule)):
         if schedule not in SCHEDULES:
-            raise UsageError(f"--schedule must be constant or cosine, got {schedule!r}")
+            raise UsageError(f"{flag} must be constant or cosine, got {schedule!r}")
     for name in list_objectives():  # every objective's options checked, whichever --loss: the checks live in them
         try:
             OBJECTIVES[name].from_config(cfg)
