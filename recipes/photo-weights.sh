@@ -261,8 +261,8 @@ stage() {  # stage N, then its own options; stage N > 1 goes on from stage N-1's
 # labels, no better than 12 epochs' 24.1% (17.6% at 8): at a constant lr 1e-3 the pretext has levelled off by 12
 # epochs. Its stages 2 and 3 (runs/s10, started) give a second build of the shipped chain: the spread between builds.
 # A cosine pretext (2026-12-06, runs/s11/stage1: PRETEXT_SCHEDULE=cosine, 12 epochs, 27 min): 20.8% of the labels,
-# below the constant lr's 24.1%: decaying the lr lets the encoder fit its training photos rather than the labels
-# (the 20-epoch run above says the same). Its colour stages were not run: the pretext lever is spent at this width.
+# below the constant lr's 24.1% (training accuracy not measured: whether it overfits is not known). With the 20-epoch
+# run, the pretext does not climb past 12 constant epochs. Its colour stages were not run.
 # A photo-level "how much colour" decision, measured before building it (2026-12-02, recipes/colour_amount.py, the
 # shipped default at T 0.55, no training): on the 100 training-side photos, the decoded ab scaled by one factor for
 # every photo gives 23.41 / 10.57 / 36% at 0.75 and 22.38 / 11.92 / 75% at 1.5 (1.0: 23.26 / 10.92 / 49%); each
