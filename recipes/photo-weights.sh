@@ -263,6 +263,12 @@ stage() {  # stage N, then its own options; stage N > 1 goes on from stage N-1's
 # A cosine pretext (2026-12-06, runs/s11/stage1: PRETEXT_SCHEDULE=cosine, 12 epochs, 27 min): 20.8% of the labels,
 # below the constant lr's 24.1% (training accuracy not measured: whether it overfits is not known). With the 20-epoch
 # run, the pretext does not climb past 12 constant epochs. Its colour stages were not run.
+# The spread between builds (2026-12-06, runs/s12: the shipped chain's stages 2 and 3 again from its own stage-1
+# encoder, at --seed 1; 55 min at 201 img/s; validation loss 0.01004 against 0.01002; T 0.55 chosen again): ImageNet
+# 23.46 / 0.9210 / 10.82 / 40%, scenes 24.96 / 0.9477 / 9.34 / 50%, against the shipped 23.37 / 0.9210 / 10.89 / 43%
+# and 24.95 / 0.9478 / 9.36 / 54%. Paired (seed 1 minus shipped): ImageNet PSNR +0.08 (0.10), CIEDE2000 -0.07 (0.11);
+# scenes +0.01 (0.03), -0.02 (0.03). One recipe's builds differ by 3-4 points of colour and under 0.1 dB, along the
+# same line: gaps between chains of that size are a seed's, not a recipe's. Not shipped (less colour, same error).
 # A photo-level "how much colour" decision, measured before building it (2026-12-02, recipes/colour_amount.py, the
 # shipped default at T 0.55, no training): on the 100 training-side photos, the decoded ab scaled by one factor for
 # every photo gives 23.41 / 10.57 / 36% at 0.75 and 22.38 / 11.92 / 75% at 1.5 (1.0: 23.26 / 10.92 / 49%); each
