@@ -8,6 +8,7 @@ A compare runs *arms*: a model name, optionally with training fields changed, wr
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field, fields
 
 
@@ -92,6 +93,12 @@ class TrainConfig:
 
 
 RESUMABLE_CHANGES = {f.name for f in fields(TrainConfig) if f.metadata.get(RESUMABLE)}
+SCHEDULES = ("constant", "cosine")
+
+
+def scheduled_lr(lr: float, schedule: str, done: float) -> float:
+    """The learning rate after the fraction `done` of a run's steps: constant, or cosine from lr to 0."""
+    return lr * 0.5 * (1 + math.cos(math.pi * done)) if schedule == "cosine" else lr
 
 
 @dataclass(frozen=True)

@@ -19,11 +19,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from .augment import epoch_batches, get_augment
-from .config import TrainConfig
+from .config import TrainConfig, scheduled_lr
 from .hardware import autocast, device_name
 from .models import Colorizer, create_model, network_input
 from .persist import ReadError, load_state, load_tensors, save_state, save_tensors, sha256_file
-from .train import scheduled_lr
 
 
 def encoder_parameters(model: Colorizer) -> set[int]:

@@ -29,7 +29,8 @@ import torch.nn.functional as F
 from . import __version__
 from .augment import AUGMENTATIONS, epoch_batches, get_augment
 from .color import uint8_to_lab
-from .config import MEMORY_FORMATS, PRECISIONS, RESUMABLE_CHANGES, TrainConfig, UsageError
+from .config import (MEMORY_FORMATS, PRECISIONS, RESUMABLE_CHANGES, SCHEDULES, TrainConfig, UsageError,
+                     scheduled_lr)
 from .data import Dataset, load_dataset, select_classes, stratified_split
 from .distributed import SINGLE, World, check_batch, world_from_env
 from .hardware import autocast, device_name, resolve_device, resolve_memory_format, resolve_precision
@@ -325,14 +326,6 @@ def _train(cfg: TrainConfig, out: Path, state: dict | None, dataset: Dataset | N
             write_json(out / "config.json", asdict(cfg))
             return _train_loop(cfg, out, state, data, device, precision, progress, log, world)
     return _train_loop(cfg, out, state, data, device, precision, progress, log, world)
-
-
-SCHEDULES = ("constant", "cosine")
-
-
-def scheduled_lr(lr: float, schedule: str, done: float) -> float:
-    """The learning rate after the fraction `done` of a run's steps: constant, or cosine from lr to 0."""
-    return lr * 0.5 * (1 + math.cos(math.pi * done)) if schedule == "cosine" else lr
 
 
 def _set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
