@@ -431,7 +431,7 @@ def _setup_models(p) -> None:
 
 
 def _setup_train(p, pretrain: bool = False) -> None:
-    from .config import PRESETS, TrainConfig
+    from .config import PRESETS, SCHEDULES, TrainConfig
 
     presets = "; ".join(f"{k}: {v.about}" for k, v in PRESETS.items())
     p.add_argument("--preset", default="study", choices=list(PRESETS),
@@ -448,7 +448,7 @@ def _setup_train(p, pretrain: bool = False) -> None:
         skip = PRETEXT_IGNORES | {"epochs", "pretrain_epochs", "schedule", "pretrain_schedule"}
         p.add_argument("--epochs", dest="pretrain_epochs", type=number(int, 1), default=None,
                        metavar="EPOCHS", help="epochs of the pretext task (default: 3)")
-        p.add_argument("--schedule", dest="pretrain_schedule", default=None, choices=("constant", "cosine"),
+        p.add_argument("--schedule", dest="pretrain_schedule", default=None, choices=SCHEDULES,
                        help="learning rate over the pretext: constant (default) or cosine (decays to 0 by the last step)")
     add_config_args(p, TrainConfig, skip=skip, by_preset=False)
 
