@@ -192,6 +192,21 @@ def memo(path: str | os.PathLike, key: str, compute: Callable[[], object]):
 # torch checkpoints: tensors and plain data only (weights_only), never arbitrary pickles
 
 
+def rng_state(g: torch.Generator) -> dict:
+    """The RNG states a resumed run restores to continue with the same bits: torch's, `g`'s, CUDA's."""
+    s = {"cpu": torch.get_rng_state(), "gen": g.get_state()}
+    if torch.cuda.is_available():
+        s["cuda"] = torch.cuda.get_rng_state_all()
+    return s
+
+
+def set_rng_state(g: torch.Generator, s: dict) -> None:
+    torch.set_rng_state(s["cpu"])
+    g.set_state(s["gen"])
+    if "cuda" in s and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(s["cuda"])
+
+
 def save_state(obj, path: str | os.PathLike) -> Path:
     return atomic_write(path, lambda t: torch.save(obj, t))
 

@@ -22,7 +22,8 @@ from .augment import epoch_batches, get_augment
 from .config import TrainConfig, scheduled_lr
 from .hardware import autocast, device_name
 from .models import Colorizer, create_model, network_input
-from .persist import ReadError, load_state, load_tensors, save_state, save_tensors, sha256_file
+from .persist import (ReadError, load_state, load_tensors, rng_state, save_state, save_tensors, set_rng_state,
+                      sha256_file)
 
 
 def encoder_parameters(model: Colorizer) -> set[int]:
@@ -96,8 +97,7 @@ def pretrain_encoder(cfg: TrainConfig, data, path: Path, device: torch.device, p
         model.load_state_dict(state["model"])
         classifier.load_state_dict(state["classifier"])
         opt.load_state_dict(state["optimizer"])
-        torch.set_rng_state(state["rng"])
-        g.set_state(state["gen"])
+        set_rng_state(g, state["rng"])
         start, trained = state["epoch"], state["trained_s"]
         log(f"resuming the pretext in {checkpoint} after epoch {start} of {cfg.pretrain_epochs}")
     model.train()
@@ -120,7 +120,7 @@ def pretrain_encoder(cfg: TrainConfig, data, path: Path, device: torch.device, p
         trained += time.perf_counter() - t0  # images/s counts the epochs, not the validation pass after them
         save_state({"epoch": epoch, "trained_s": trained, "config": asdict(cfg), "model": model.state_dict(),
                     "classifier": classifier.state_dict(), "optimizer": opt.state_dict(),
-                    "rng": torch.get_rng_state(), "gen": g.get_state()}, checkpoint)
+                    "rng": rng_state(g)}, checkpoint)
     t0 = time.perf_counter()
     model.eval()
     with torch.no_grad():

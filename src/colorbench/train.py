@@ -38,8 +38,8 @@ from .inputs import widen_inputs
 from .models import MODELS, count_params, create_model, forward_flops, list_models, network_input, save_model
 from .models.grow import widen
 from .objectives import OBJECTIVES, LabelTerm, Objective, list_objectives, objective_from_spec
-from .persist import (FolderLock, ReadError, claim_folder, load_state, load_tensors, read_json, save_state, sha256_file,
-                      write_json, write_text)
+from .persist import (FolderLock, ReadError, claim_folder, load_state, load_tensors, read_json, rng_state, save_state,
+                      set_rng_state, sha256_file, write_json, write_text)
 
 RUN_FILES = ("state.pt", "model.safetensors", "log.jsonl", "metrics.json", "config.json", "pretrain.safetensors",
              "pretrain.state.pt")
@@ -235,20 +235,6 @@ def _new_block(key: str, blocks: int) -> bool:
     return any(a == "blocks" and b.isdigit() and int(b) >= blocks for a, b in zip(parts, parts[1:]))
 
 
-def _rng_state(g: torch.Generator) -> dict:
-    s = {"cpu": torch.get_rng_state(), "gen": g.get_state()}
-    if torch.cuda.is_available():
-        s["cuda"] = torch.cuda.get_rng_state_all()
-    return s
-
-
-def _set_rng_state(g: torch.Generator, s: dict) -> None:
-    torch.set_rng_state(s["cpu"])
-    g.set_state(s["gen"])
-    if "cuda" in s and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(s["cuda"])
-
-
 def _resume_state(out: Path, cfg: TrainConfig) -> dict | None:
     """The checkpoint of an earlier run in `out`, after checking it was trained with this config."""
     state_file = out / "state.pt"
@@ -390,7 +376,7 @@ def _train_loop(cfg: TrainConfig, out: Path, state: dict | None, data: Prepared,
             term.load_state_dict(state["label_term"])
         opt.load_state_dict(state["optimizer"])
         _set_lr(opt, cfg.lr)
-        _set_rng_state(g, state["rng"])
+        set_rng_state(g, state["rng"])
         start, history, train_time = state["epoch"], state["history"], state["train_time_s"]
         pretext = state.get("pretext")
         log(f"resuming {out} after epoch {start}")
@@ -446,7 +432,8 @@ def _train_loop(cfg: TrainConfig, out: Path, state: dict | None, data: Prepared,
                 loss, label_sum, right = loss + extra, label_sum + ce.double() * len(xb), right + hits
             opt.zero_grad(set_to_none=True)
             if cfg.schedule == "cosine":  # a function of the step alone: a resumed run continues the same curve
-                _set_lr(opt, scheduled_lr(cfg.lr, cfg.schedule, ((epoch - 1) * steps + step - 1) / (cfg.epochs * steps)))
+                done = ((epoch - 1) * steps + step - 1) / (cfg.epochs * steps)
+                _set_lr(opt, scheduled_lr(cfg.lr, cfg.schedule, done))
             if world.active:  # the mean over the global batch, once DDP averages over processes
                 (loss * (len(xb) * world.size / global_count) if len(xb) else raw.sum() * 0).backward()
             else:
@@ -483,7 +470,7 @@ def _train_loop(cfg: TrainConfig, out: Path, state: dict | None, data: Prepared,
             history[-1] |= {"train_label_loss": world.sum(label_sum).item() / n,
                             "train_label_accuracy": world.sum(right).item() / n}
         if world.main:  # state first, weights second: if killed between, resume still finds a consistent state
-            save_state({"model": model.state_dict(), "optimizer": opt.state_dict(), "rng": _rng_state(g),
+            save_state({"model": model.state_dict(), "optimizer": opt.state_dict(), "rng": rng_state(g),
                         "epoch": epoch, "history": history, "train_time_s": train_time, "pretext": pretext,
                         "world_size": world.size, **({"label_term": term.state_dict()} if term else {})}, out / "state.pt")
             save_model(model, out / "model.safetensors", meta(epoch))
