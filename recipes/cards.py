@@ -83,6 +83,9 @@ def pretext_row(path: Path) -> dict:
     info = read_header(path, "encoder")[1]
     cfg = info["config"]
     n = info.get("train_images")
+    seen = f", {info['train_accuracy']:.1%} on training" if "train_accuracy" in info else ""
+    regular = "".join(f", {words} {info[k]:g}" for k, words in (("weight_decay", "AdamW weight decay"),
+                                                                 ("label_smoothing", "labels smoothed by")) if info.get(k))
     return {"starts_from": "scratch", "data": (f"{n:,} photos" if n else "the training split")
             + f" of {labelled_view(cfg['data'])}",
             "size": cfg.get("size") or "native", "epochs": info["epochs"], "lr": cfg["lr"], "train_time_s": info["time_s"],
@@ -90,7 +93,7 @@ def pretext_row(path: Path) -> dict:
             "machine": f"{info['device_name']}, {info['threads']} threads, {info['precision']}" if "device_name" in info else "-",
             "val_loss": None, "sha256": sha256_file(path), "schedule": info.get("schedule", "constant"),
             "objective": f"pretext: the encoder names the labels from L ({info['val_accuracy']:.1%} right on "
-                         f"validation, chance {info['chance']:.1%})"}
+                         f"validation{seen}, chance {info['chance']:.1%}){regular}"}
 
 
 def objective_words(cfg: dict, metrics: dict) -> str:

@@ -67,6 +67,12 @@ def test_pretrain_epochs_are_the_pretext_epochs():
     # and --schedule the pretext's schedule, not the colour run's
     cfg = config_overrides(build_parser().parse_args(["pretrain", "--out", "p", "--schedule", "cosine"]), TrainConfig)
     assert cfg["pretrain_schedule"] == "cosine" and "schedule" not in cfg
+    # --weight-decay and --label-smoothing are the pretext's, and a smoothing of 1 or more is a usage error
+    cfg = config_overrides(build_parser().parse_args(["pretrain", "--out", "p", "--weight-decay", "0.05",
+                                                      "--label-smoothing", "0.1"]), TrainConfig)
+    assert cfg["pretrain_weight_decay"] == 0.05 and cfg["pretrain_label_smoothing"] == 0.1
+    r = run("pretrain", "--out", "p", "--label-smoothing", "2")
+    assert r.returncode == 2 and "--label-smoothing: must be between 0 and 1, not 2" in one_line(r)
 
 
 def test_seeds_zero_is_refused_and_nothing_is_created(tmp_path):

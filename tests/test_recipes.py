@@ -202,7 +202,7 @@ def test_a_card_names_the_pretext_stage_and_the_stage_that_starts_from_it(tmp_pa
 
     cards = _cards()
     cfg = TrainConfig(data="sample", train_limit=128, batch_size=32, eval_batch_size=200, width=8, pretrain_epochs=1,
-                      pretrain_schedule="cosine")
+                      pretrain_schedule="cosine", pretrain_weight_decay=0.05, pretrain_label_smoothing=0.1)
     enc = pretrain_only(cfg, tmp_path / "stage1", progress=False, log=lambda *_: None)
     train(TrainConfig(**{**cfg.__dict__, "epochs": 1, "init": str(enc), "encoder_lr": 0.1}), tmp_path / "stage2",
           progress=False, log=lambda *_: None)
@@ -211,13 +211,17 @@ def test_a_card_names_the_pretext_stage_and_the_stage_that_starts_from_it(tmp_pa
     assert pre["starts_from"] == "scratch" and pre["sha256"] == sha256_file(enc) and pre["epochs"] == 1
     assert pre["schedule"] == "cosine"  # the pretext's own, not the colour run's (constant here)
     assert pre["data"] == f"{info['train_images']:,} photos of `sample`" and pre["val_loss"] is None
-    assert pre["objective"].startswith(f"pretext: the encoder names the labels from L ({info['val_accuracy']:.1%}")
+    assert pre["objective"] == (f"pretext: the encoder names the labels from L ({info['val_accuracy']:.1%} right on "
+                                f"validation, {info['train_accuracy']:.1%} on training, chance 10.0%), AdamW weight "
+                                "decay 0.05, labels smoothed by 0.1")
     assert colour["starts_from"] == f"`{sha256_file(enc)[:12]}`" and colour["lr"] == "0.001 (encoder 0.0001)"
     # an encoder written before it recorded its images, speed and machine (the shipped chain's): '-' on the card
-    old = {k: v for k, v in info.items() if k not in ("train_images", "images_per_s", "device_name", "schedule")}
+    old = {k: v for k, v in info.items() if k not in ("train_images", "images_per_s", "device_name", "schedule",
+                                                      "train_accuracy", "weight_decay", "label_smoothing")}
     save_tensors(tmp_path / "old" / "encoder.safetensors", load_tensors(enc, "encoder")[0], old)
     [row] = cards.stage_rows([str(tmp_path / "old")])
     assert row["data"] == "the training split of `sample`" and row["machine"] == "-" and row["images_per_s"] is None
+    assert row["objective"].endswith("right on validation, chance 10.0%)")  # no training accuracy, no regularising
     path = tmp_path / "w.safetensors"
     card = {"title": "t", "summary": "s", "data": "d", "recipe": "bash r.sh", "recipe_time": "1 min",
             "stages": [row, colour]}

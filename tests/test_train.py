@@ -311,6 +311,43 @@ def test_pretext_cosine_schedule_decays_its_lr_and_leaves_the_colour_runs_alone(
     assert read_header(tmp_path / "p" / "pretrain.safetensors", "encoder")[1]["schedule"] == "cosine"
 
 
+def test_pretext_weight_decay_and_label_smoothing_reach_its_optimiser_and_loss(tmp_path, sample, monkeypatch):
+    """pretrain_weight_decay: AdamW with that decay (0: plain Adam, as before); pretrain_label_smoothing: the
+    cross-entropy's; the encoder's file records both and its accuracy on training images beside validation."""
+    import colorbench.pretrain as pretrain
+    from colorbench.persist import read_header
+    from colorbench.train import UsageError, pretrain_only, validate
+
+    made, smoothing, ce = [], [], pretrain.F.cross_entropy
+
+    class Adam(torch.optim.Adam):
+        def __init__(self, *a, **k):
+            made.append(("Adam", k))
+            super().__init__(*a, **k)
+
+    class AdamW(torch.optim.AdamW):
+        def __init__(self, *a, **k):
+            made.append(("AdamW", k))
+            super().__init__(*a, **k)
+
+    monkeypatch.setattr(torch.optim, "Adam", Adam)
+    monkeypatch.setattr(torch.optim, "AdamW", AdamW)
+    monkeypatch.setattr(pretrain.F, "cross_entropy", lambda *a, **k: smoothing.append(k["label_smoothing"]) or ce(*a, **k))
+    kw = dict(progress=False, log=lambda *_: None)
+    plain = pretrain_only(TrainConfig(**{**TINY, "pretrain_epochs": 1}), tmp_path / "plain", **kw)
+    assert made == [("Adam", {"lr": 1e-3})] and set(smoothing) == {0.0}
+    made.clear(), smoothing.clear()
+    cfg = TrainConfig(**{**TINY, "pretrain_epochs": 1, "pretrain_weight_decay": 0.05, "pretrain_label_smoothing": 0.1})
+    info = read_header(pretrain_only(cfg, tmp_path / "reg", **kw), "encoder")[1]
+    assert made == [("AdamW", {"lr": 1e-3, "weight_decay": 0.05})] and set(smoothing) == {0.1}
+    assert info["weight_decay"] == 0.05 and info["label_smoothing"] == 0.1 and 0 <= info["train_accuracy"] <= 1
+    a, b = load_file(plain), load_file(tmp_path / "reg" / "encoder.safetensors")
+    assert a.keys() == b.keys() and any(not torch.equal(a[k], b[k]) for k in a)  # the same start, other training
+    for bad, flag in (({"pretrain_weight_decay": -0.1}, "weight-decay"), ({"pretrain_label_smoothing": 1.0}, "smoothing")):
+        with pytest.raises(UsageError, match=flag):
+            validate(TrainConfig(**{**TINY, **bad}))
+
+
 def test_a_pretext_cut_short_resumes_to_the_same_bits(tmp_path, sample, monkeypatch):
     """`colorbench pretrain` checkpoints every epoch: killed after epoch 1 of 2, --resume gives the encoder an
     uninterrupted run gives; without --resume the unfinished pretext is neither lost nor silently restarted."""

@@ -126,6 +126,9 @@ def train_help() -> dict[str, str]:
                 "first), or go on from weights of this model (a run folder or .safetensors); none: random weights",
         "pretrain_epochs": "with --init pretrain: epochs of the pretext task (classifying the training split)",
         "pretrain_schedule": "with --init pretrain: the pretext's learning rate over its epochs, constant or cosine",
+        "pretrain_weight_decay": "with --init pretrain: the pretext's decoupled weight decay (AdamW), against "
+                                 "overfitting the labels; 0: plain Adam",
+        "pretrain_label_smoothing": "with --init pretrain: smooth the pretext's labels by this much (0 to 1); 0: none",
         "encoder_lr": "the encoder's learning rate as a fraction of --lr (e.g. 0.1 after --init of a pretrained encoder, "
                       "to keep more of what it learnt; 0 freezes it)",
         "data": "'cifar10' (downloaded once), 'sample' (shipped, 2,500 images), or a path (README: Data)",
@@ -445,11 +448,16 @@ def _setup_train(p, pretrain: bool = False) -> None:
     _quiet(p)
     skip = frozenset()
     if pretrain:  # the pretext reads neither the colour objective's options nor a start: not offered
-        skip = PRETEXT_IGNORES | {"epochs", "pretrain_epochs", "schedule", "pretrain_schedule"}
+        skip = PRETEXT_IGNORES | {"epochs", "pretrain_epochs", "schedule", "pretrain_schedule", "pretrain_weight_decay",
+                                  "pretrain_label_smoothing"}
         p.add_argument("--epochs", dest="pretrain_epochs", type=number(int, 1), default=None,
                        metavar="EPOCHS", help="epochs of the pretext task (default: 3)")
         p.add_argument("--schedule", dest="pretrain_schedule", default=None, choices=SCHEDULES,
                        help="learning rate over the pretext: constant (default) or cosine (decays to 0 by the last step)")
+        p.add_argument("--weight-decay", dest="pretrain_weight_decay", type=number(float, 0), default=None,
+                       help="decoupled weight decay (AdamW), against overfitting the labels (default: 0, plain Adam)")
+        p.add_argument("--label-smoothing", dest="pretrain_label_smoothing", type=number(float, 0, 1), default=None,
+                       help="smooth the labels by this much, 0 to 1 (default: 0)")
     add_config_args(p, TrainConfig, skip=skip, by_preset=False)
 
 

@@ -56,6 +56,8 @@ class TrainConfig:
     init: str = ""  # a pretrained encoder (`colorbench pretrain`'s file, or "pretrain"), or weights of this model to go on from
     pretrain_epochs: int = 3  # init "pretrain": epochs of the pretext task (classifying the training split)
     pretrain_schedule: str = "constant"  # the pretext's lr over its epochs: constant | cosine
+    pretrain_weight_decay: float = 0.0  # the pretext's decoupled weight decay (AdamW); 0: plain Adam
+    pretrain_label_smoothing: float = 0.0  # the pretext's cross-entropy against labels smoothed by this much
     encoder_lr: float = 1.0  # the encoder's learning rate as a fraction of lr: below 1 keeps more of what --init taught it; 0 freezes it
     data: str = _marked("cifar10", SAME_FOR_ARMS)  # "cifar10", "sample", or a path (see data.load_dataset)
     classes: str = _marked("", SAME_FOR_ARMS)  # comma-separated class folders of the data to use; empty: all

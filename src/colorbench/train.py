@@ -82,6 +82,10 @@ def validate(cfg: TrainConfig) -> TrainConfig:
         raise UsageError(f"--blocks: {cfg.model} has no residual blocks to add; only {', '.join(deepens)} has")
     if cfg.hints and cfg.in_channels != 4:
         raise UsageError(f"--hints needs --in-channels 4 (L, hint ab, hint mask), got {cfg.in_channels}")
+    if not cfg.pretrain_weight_decay >= 0:
+        raise UsageError(f"--pretrain-weight-decay must be 0 or more, got {cfg.pretrain_weight_decay}")
+    if not 0 <= cfg.pretrain_label_smoothing < 1:
+        raise UsageError(f"--pretrain-label-smoothing must be from 0 to below 1, got {cfg.pretrain_label_smoothing}")
     for flag, schedule in (("--schedule", cfg.schedule), ("--pretrain-schedule", cfg.pretrain_schedule)):
         if schedule not in SCHEDULES:
             raise UsageError(f"{flag} must be constant or cosine, got {schedule!r}")
