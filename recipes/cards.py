@@ -102,8 +102,11 @@ def objective_words(cfg: dict, metrics: dict) -> str:
     words += f" + {cfg['mse_weight']:g} x MSE" if cfg.get("mse_weight") else ""
     words += f" + {cfg['psnr_weight']:g} x -PSNR" if cfg.get("psnr_weight") else ""
     words += f" + {cfg['label_weight']:g} x label cross-entropy" if cfg.get("label_weight") else ""
+    if cfg.get("precise_bn"):
+        words += f", batch-norm statistics from {cfg['precise_bn']:,} unaugmented photos"
     if (metrics.get("decoding") or {}).get("chosen"):
-        words += f", T {metrics['decoding']['chosen']:g}"
+        target = metrics["decoding"].get("colour_target", 0.7)
+        words += f", T {metrics['decoding']['chosen']:g}" + (" (least validation error)" if not target else "")
     return words
 
 

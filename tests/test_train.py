@@ -42,7 +42,7 @@ def test_what_a_resume_or_an_arm_may_change_is_said_by_the_fields_themselves():
     from colorbench.config import ARM_FIXED, RESUMABLE_CHANGES
 
     assert RESUMABLE_CHANGES == {"epochs", "lr", "device", "precision", "threads", "compile", "eval_batch_size",
-                                 "memory_format"}
+                                 "memory_format", "precise_bn", "colour_target"}
     assert ARM_FIXED == {"seed", "data", "classes", "size", "val_fraction", "split_seed", "device", "threads", "val_limit"}
 
 
@@ -469,6 +469,55 @@ def test_annealed_mean_temperature_choice_on_held_out_data():
     floor = (2 / 128) ** 2
     assert d["gray_ab_psnr"] == pytest.approx((-10 * math.log10(floor) - 10 * math.log10(0.125 + floor)) / 2)
     assert all(r["ab_psnr"] < d["gray_ab_psnr"] for r in d["grid"])  # swapped colours cost the gray images most
+
+
+def test_precise_batch_norm_is_the_plain_mean_and_variance_of_its_images():
+    """precise_batch_norm: each batch norm's running mean and (unbiased) variance become those of its input over
+    the chosen images, unaugmented, by hand through a hook; momentum and mode are restored; no batch norm: 0."""
+    from colorbench.train import precise_batch_norm
+
+    torch.manual_seed(0)
+    model = create_model("photo_unet", width=4).eval()
+    first = next(m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    seen = []
+    first.register_forward_hook(lambda m, inp, out: seen.append(inp[0].detach()))
+    images = torch.rand(10, 3, 32, 32) * torch.tensor([100.0, 40.0, 40.0])[:, None, None] - torch.tensor([0.0, 20, 20])[:, None, None]
+    images = images / torch.tensor([100.0, 128, 128])[:, None, None]  # normalised LAB, as training holds it
+    assert precise_batch_norm(model, images, 6, batch_size=64) == 6
+    x = torch.cat(seen)  # one batch of the 6 evenly spaced images: 0, 2, 4, 5, 7, 9
+    assert len(x) == 6 and not model.training and first.momentum == 0.1
+    torch.testing.assert_close(first.running_mean, x.mean((0, 2, 3)))
+    torch.testing.assert_close(first.running_var, x.var((0, 2, 3), unbiased=True))
+    seen.clear()
+    precise_batch_norm(model, images, 6, batch_size=4)  # two batches: the running figures average the two
+    a, b = seen
+    torch.testing.assert_close(first.running_mean, (a.mean((0, 2, 3)) + b.mean((0, 2, 3))) / 2)
+    assert precise_batch_norm(create_model("cnn", width=4), images, 6, batch_size=4) == 0
+
+
+def test_precise_bn_changes_only_the_statistics_and_colour_target_reaches_the_t_rule(tmp_path, sample, monkeypatch):
+    """train precise_bn: the same run's weights to the bit, other batch-norm statistics, and the validation loss
+    recorded is the saved weights'; colour_target goes to choose_temperature (0: the least ab MSE)."""
+    import colorbench.objectives as objectives
+
+    asked = []
+    choose = objectives.choose_temperature
+    monkeypatch.setattr(objectives, "choose_temperature", lambda *a, **k: asked.append(a[3]) or choose(*a, **k))
+    base = {**TINY, "model": "photo_unet", "epochs": 1, "loss": "classification", "deterministic": True}
+    kw = dict(dataset=sample, progress=False, log=lambda *_: None)
+    m0 = train(TrainConfig(**base), tmp_path / "a", **kw)
+    m1 = train(TrainConfig(**{**base, "precise_bn": 100, "colour_target": 0.0}), tmp_path / "b", **kw)
+    assert asked == [0.7, 0.0] and m1["decoding"]["colour_target"] == 0.0
+    a, b = load_file(tmp_path / "a" / "model.safetensors"), load_file(tmp_path / "b" / "model.safetensors")
+    stats = [k for k in a if k.endswith(("running_mean", "running_var"))]
+    weights = [k for k in a if k.startswith("net.") and k not in stats and not k.endswith("num_batches_tracked")]
+    assert stats and weights and all(torch.equal(a[k], b[k]) for k in weights)
+    assert all(not torch.equal(a[k], b[k]) for k in stats)
+    from colorbench.train import evaluate_loss, prepare
+    data = prepare(TrainConfig(**base), torch.device("cpu"), dataset=sample)
+    model = load_model(tmp_path / "b")[0]
+    assert m1["final_val_loss"] == pytest.approx(evaluate_loss(model, data.val, 200), rel=1e-6)
+    assert m0["final_val_loss"] != m1["final_val_loss"]
 
 
 def test_all_temperatures_at_once_equal_the_decoder_at_each():

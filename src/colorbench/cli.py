@@ -114,6 +114,11 @@ def train_help() -> dict[str, str]:
         "loss": f"the objective: {', '.join(list_objectives())} (mse is the study's)",
         "rebalance": "classification: lambda of the class rebalancing, 0 to 1 (Zhang et al. 2016)",
         "temperature": "classification: annealed-mean temperature T; 0: chosen on the validation split",
+        "colour_target": "classification, T chosen on the validation split: the lowest ab MSE among the T that beat "
+                         "gray's and reach this share of the truth's colourfulness, else the lowest of all; 0: the "
+                         "lowest ab MSE",
+        "precise_bn": "after the last epoch, re-estimate the batch-norm statistics on this many unaugmented training "
+                      "images (training's come from augmented batches, which resampling softens); 0: keep training's",
         "head_stride": "classification: score every n-th pixel, chroma upsampled (Zhang et al.: 4)",
         "mse_weight": "classification: add this x the MSE of the decoded ab to the cross-entropy; 0: none",
         "psnr_weight": "classification: add this x the mean over images of each one's -PSNR (dB) of the decoded ab, "
@@ -462,7 +467,7 @@ def _setup_train(p, pretrain: bool = False) -> None:
 
 
 # TrainConfig fields `colorbench pretrain` has no use for (pretrain.pretrain_encoder reads none of them)
-PRETEXT_IGNORES = frozenset({"loss", "rebalance", "temperature", "head_stride", "mse_weight", "psnr_weight",
+PRETEXT_IGNORES = frozenset({"loss", "rebalance", "temperature", "colour_target", "precise_bn", "head_stride", "mse_weight", "psnr_weight",
                              "label_weight", "ssim_weight", "init", "encoder_lr"})
 
 

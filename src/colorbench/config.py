@@ -48,6 +48,7 @@ class TrainConfig:
     loss: str = "mse"  # objectives registry: mse (the study's), l1, ssim, classification
     rebalance: float = 0.5  # classification: lambda of the class rebalancing (Zhang et al. 2016)
     temperature: float = 0.0  # classification: annealed-mean T; 0 = chosen on the validation split
+    colour_target: float = _marked(0.7, RESUMABLE)  # classification, T chosen: the share of the truth's colourfulness it asks for (0: least MSE)
     head_stride: int = 1  # classification: score every n-th pixel (Zhang et al.: 4), chroma upsampled
     mse_weight: float = 0.0  # classification: + this x MSE of the decoded ab (0: cross-entropy alone)
     psnr_weight: float = 0.0  # classification: + this x each image's -PSNR of the decoded ab (dB), batch mean
@@ -58,6 +59,7 @@ class TrainConfig:
     pretrain_schedule: str = "constant"  # the pretext's lr over its epochs: constant | cosine
     pretrain_weight_decay: float = 0.0  # the pretext's decoupled weight decay (AdamW); 0: plain Adam
     pretrain_label_smoothing: float = 0.0  # the pretext's cross-entropy against labels smoothed by this much
+    precise_bn: int = _marked(0, RESUMABLE)  # after the last epoch: batch-norm statistics from this many plain images
     encoder_lr: float = 1.0  # the encoder's learning rate as a fraction of lr: below 1 keeps more of what --init taught it; 0 freezes it
     data: str = _marked("cifar10", SAME_FOR_ARMS)  # "cifar10", "sample", or a path (see data.load_dataset)
     classes: str = _marked("", SAME_FOR_ARMS)  # comma-separated class folders of the data to use; empty: all

@@ -297,12 +297,14 @@ class Classification(Objective):
         self.bins: torch.Tensor | None = None
         self.prior: torch.Tensor | None = None
         self.choose_temperature = False  # calibrate: T chosen on the validation split
+        self.colour_target = 0.7  # ... the share of the truth's colourfulness it asks for (choose_temperature)
 
     @classmethod
     def from_config(cls, cfg):
         obj = cls(rebalance=cfg.rebalance, temperature=cfg.temperature or 0.38, head_stride=cfg.head_stride,
                   mse_weight=cfg.mse_weight, psnr_weight=cfg.psnr_weight)  # the paper's T until one is chosen
         obj.choose_temperature = not cfg.temperature
+        obj.colour_target = cfg.colour_target
         return obj
 
     @property
@@ -357,7 +359,7 @@ class Classification(Objective):
     def calibrate(self, model, val, batch_size, log=print):
         if not self.choose_temperature:
             return None
-        decoding = choose_temperature(model, val[:, :1], val[:, 1:], batch_size=batch_size)
+        decoding = choose_temperature(model, val[:, :1], val[:, 1:], self.colour_target, batch_size=batch_size)
         self.temperature = round(float(model.decode.temperature), 6)  # so the weights' spec names the T they decode at
         model.spec = {**model.spec, "objective": self.spec()}
         log(f"annealed-mean T = {decoding['chosen']} chosen on the validation split")

@@ -82,6 +82,10 @@ def validate(cfg: TrainConfig) -> TrainConfig:
         raise UsageError(f"--blocks: {cfg.model} has no residual blocks to add; only {', '.join(deepens)} has")
     if cfg.hints and cfg.in_channels != 4:
         raise UsageError(f"--hints needs --in-channels 4 (L, hint ab, hint mask), got {cfg.in_channels}")
+    if cfg.precise_bn < 0:
+        raise UsageError(f"--precise-bn is a number of images, 0 or more, got {cfg.precise_bn}")
+    if not cfg.colour_target >= 0:
+        raise UsageError(f"--colour-target is a share of the truth's colourfulness, 0 or more, got {cfg.colour_target}")
     if not cfg.pretrain_weight_decay >= 0:
         raise UsageError(f"--pretrain-weight-decay must be 0 or more, got {cfg.pretrain_weight_decay}")
     if not 0 <= cfg.pretrain_label_smoothing < 1:
@@ -487,11 +491,14 @@ def _train_loop(cfg: TrainConfig, out: Path, state: dict | None, data: Prepared,
 
     if term is not None:
         term.close()
+    if cfg.precise_bn:  # before T is chosen: the decoding is chosen for the statistics the weights ship with
+        count = precise_batch_norm(model, data.train, cfg.precise_bn, cfg.batch_size, precision, channels_last)
+        log(f"{cfg.model} s{cfg.seed}: batch-norm statistics re-estimated on {count} unaugmented training images")
     decoding = None
     if world.main:  # decoding choices (a classifier's T) are made on the validation split, never the test set
         decoding = objective.calibrate(model.eval(), data.val, cfg.eval_batch_size,
                                        lambda line: log(f"{cfg.model} s{cfg.seed}: {line}"))
-    if decoding is not None:
+    if decoding is not None or (cfg.precise_bn and world.main):
         history[-1]["val_loss"] = evaluate_loss(model, data.val, cfg.eval_batch_size, precision)
         save_model(model, out / "model.safetensors", {**meta(cfg.epochs), "decoding": decoding})
 
@@ -506,6 +513,35 @@ def _train_loop(cfg: TrainConfig, out: Path, state: dict | None, data: Prepared,
         write_json(out / "metrics.json", metrics)
     world.barrier()  # no process reports done before the run's last files are written
     return metrics
+
+
+@torch.no_grad()
+def precise_batch_norm(model: torch.nn.Module, images: torch.Tensor, count: int, batch_size: int,
+                       precision: str = "fp32", channels_last: bool = False) -> int:
+    """Every batch norm's running statistics re-estimated as the plain average over `count` evenly spaced
+    training images, unaugmented (Wu and Johnson 2021, "precise BN"). Training's running statistics are an
+    average of its last few batches, and those were augmented: crops enlarged and turned, which resampling
+    softens, so they describe softer images than any photo the weights will see (on the shipped photo weights'
+    validation, ab MSE 160.7 at the best T against 163.7). Returns how many images were used (0: no batch norm)."""
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return 0
+    keep = torch.linspace(0, len(images) - 1, min(count, len(images)), device=images.device).round().long()
+    momenta, training = [m.momentum for m in norms], model.training
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # a cumulative average over the batches below
+    model.train()
+    try:
+        for i in range(0, len(keep), batch_size):
+            x = network_input(images[keep[i : i + batch_size]], model.in_channels)
+            with autocast(images.device, precision):
+                model.raw(x.contiguous(memory_format=torch.channels_last) if channels_last else x)
+    finally:
+        for m, momentum in zip(norms, momenta):
+            m.momentum = momentum
+        model.train(training)
+    return len(keep)
 
 
 class RawOutput(torch.nn.Module):
