@@ -59,7 +59,8 @@ def stage_rows(runs: list[str]) -> list[dict]:
         labelled = f" of {labelled_view(cfg['data'])}" if cfg.get("label_weight") and (
             Path(cfg["data"]) / "train").is_dir() else ""
         rows.append({"starts_from": f"`{start[:12]}`" if start else "scratch", "data": f"{m['train_images']:,} photos"
-                     + (f" ({cfg['classes']} only)" if cfg.get("classes") else "") + labelled,
+                     + (f" ({cfg['classes']} only)" if cfg.get("classes") else "") + labelled
+                     + (", unaugmented" if cfg.get("augment") == "none" else ""),
                      "size": cfg.get("size") or "native", "epochs": m["epochs"],
                      "lr": cfg["lr"] if cfg.get("encoder_lr", 1) == 1 else f"{cfg['lr']:g} (encoder {cfg['lr'] * cfg['encoder_lr']:g})",
                      "train_time_s": m["train_time_s"], "images_per_s": m["images_per_s"],

@@ -100,3 +100,29 @@ def test_a_card_lists_the_stages_its_weights_were_trained_in(tmp_path):
     assert "the `cnn` model (width 4, 1 parameters, fp16" in text  # the model's options, as a rebuild needs them
     assert "| 1 | scratch | 1,000 photos (64 px) | 2 | 0.001 | 10 min | 3 | CPU: test, 2 threads, fp32 | 0.01230 | `aaaaaaaaaaaa` |" in text
     assert "| 2 | `aaaaaaaaaaaa` | 1,000 photos (64 px) | 2 | 0.0003 |" in text and "`bbbbbbbbbbbb`" in text
+
+
+def test_a_card_says_how_its_temperature_was_chosen(tmp_path):
+    """The Decoding line follows choose_temperature's branches: a colour share reached, none reached (the
+    lowest ab MSE of all), or none asked for (colour_target 0), each with the chosen T's own figures."""
+    from colorbench.card import model_card
+    from colorbench.models import create_model, save_model
+
+    grid = [{"temperature": 0.45, "ab_mse": 160.7, "ab_psnr": 22.02, "colorfulness": 19.7},
+            {"temperature": 1.0, "ab_mse": 177.6, "ab_psnr": 21.04, "colorfulness": 27.0}]
+    base = {"truth_colorfulness": 37.9, "gray_ab_mse": 232.2, "gray_ab_psnr": 20.85, "grid": grid}
+    card = {"title": "t", "summary": "s", "data": "d", "recipe": "bash r.sh", "recipe_time": "1 min"}
+
+    def line(decoding):
+        path = tmp_path / "w.safetensors"
+        save_model(create_model("cnn", width=4), path, {"card": card, "params": 1, "recommended_size": 64,
+                                                         "config": {}, "val_loss": 0.01, "decoding": decoding})
+        return next(x for x in model_card({"x": path}).splitlines() if x.startswith("- Decoding"))
+
+    assert "the lowest ab MSE among the T reaching 70% of the truth's colourfulness with an ab MSE below gray's" \
+        in line({**base, "chosen": 1.0, "colour_target": 0.7})
+    assert ("T = 0.45, chosen on the validation split (the lowest ab MSE of all (no share of colour asked for), 52% "
+            "of the truth's colourfulness at ab MSE 160.7 against gray's 232.2; mean ab PSNR per image 22.02 dB "
+            "against gray's 20.85)") in line({**base, "chosen": 0.45, "colour_target": 0.0})
+    assert "no T reached 90% of the truth's colourfulness under gray's ab MSE: the lowest ab MSE of all, 52%" \
+        in line({**base, "chosen": 0.45, "colour_target": 0.9})

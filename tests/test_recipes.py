@@ -111,11 +111,12 @@ def test_a_card_names_a_stage_that_learnt_labels(tmp_path):
     assert row["data"] == "133,475 photos of `labelset` (2 labels)"
     assert row["objective"] == "classification (λ 0.6) + 5 x MSE + 0.1 x -PSNR + 0.3 x label cross-entropy, T 0.55"
     # a stage whose batch-norm statistics were re-estimated, T at the least validation error (colour target 0)
-    cfg = json.loads((run / "config.json").read_text()) | {"precise_bn": 8192, "label_weight": 0}
+    cfg = json.loads((run / "config.json").read_text()) | {"precise_bn": 8192, "label_weight": 0, "augment": "none"}
     (run / "config.json").write_text(json.dumps(cfg))
     (run / "metrics.json").write_text((run / "metrics.json").read_text().replace(
         '{"chosen": 0.55}', '{"chosen": 0.45, "colour_target": 0}'))
     [row] = cards.stage_rows([str(run)])
+    assert row["data"] == "133,475 photos, unaugmented"
     assert row["objective"] == ("classification (λ 0.6) + 5 x MSE + 0.1 x -PSNR, batch-norm statistics from 8,192 "
                                 "unaugmented photos, T 0.45 (least validation error)")
     # a stage going on from the shipped default, whose own runs are gone: the stages its card records come first

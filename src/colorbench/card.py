@@ -81,7 +81,12 @@ def _section(name: str, path: Path, info: dict) -> list[str]:
         d = info["decoding"]
         row = next((r for r in d.get("grid", []) if r["temperature"] == d["chosen"]), None)
         reached = row is None or row["colorfulness"] >= d["colour_target"] * d["truth_colorfulness"]
-        if reached:
+        if row is not None and not d["colour_target"]:  # asked for no colour share: the least error
+            rule = (f"the lowest ab MSE of all (no share of colour asked for), "
+                    f"{row['colorfulness'] / d['truth_colorfulness']:.0%} of the truth's colourfulness at ab MSE "
+                    f"{row['ab_mse']:.1f} against gray's {d['gray_ab_mse']:.1f}; mean ab PSNR per image "
+                    f"{row['ab_psnr']:.2f} dB against gray's {d['gray_ab_psnr']:.2f}")
+        elif reached:
             rule = (f"the lowest ab MSE among the T reaching {d['colour_target']:.0%} of the truth's colourfulness"
                     + (" with an ab MSE below gray's" if "gray_ab_mse" in d else ""))
         else:
