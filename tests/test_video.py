@@ -184,6 +184,21 @@ def test_stabilizer_carries_colour_along_motion_resets_at_cuts_and_repeats_froze
     assert event == "cut" and torch.equal(out, fresh)
 
 
+def test_carried_colour_is_lifted_back_by_a_slow_gain():
+    """colour_gain: a still scene whose per-frame colour doubles (a = 10, then 20). Carried 80%, the blend is 12;
+    its mean chroma is 20 / 12 of it short, and the gain moves a tenth of the way from 1 there: 12 x (1 + 0.1 x
+    (20 / 12 - 1)) = 12.8 by hand, and the gain goes on from there next frame (0: the blend alone)."""
+    L = L_of([np.ascontiguousarray(scene()[:, :64])])
+    ab = lambda a: torch.stack([torch.full((48, 64), a), torch.zeros(48, 64)])[None]
+    for gain, want in ((0.0, 12.0), (0.1, 12.8)):
+        stab = Stabilizer(Stability(carry=0.8, size=48, colour_gain=gain))
+        stab.step(L, ab(10.0))
+        out, event, share = stab.step(L, ab(20.0))
+        assert event == "carried" and share == 1.0
+        torch.testing.assert_close(out[0, 0], torch.full((48, 64), want), atol=1e-3, rtol=0)
+        assert out[0, 1].abs().max() < 1e-4 and stab.gain == pytest.approx(1 + gain * (20 / 12 - 1), rel=1e-4)
+
+
 def test_a_frozen_frame_is_the_last_picture_up_to_codec_noise_and_a_still_shot_still_moves():
     g = np.random.default_rng(0).integers(0, 256, (48, 64)).astype(np.uint8)
     noisy = (g.astype(np.int16) + np.random.default_rng(1).integers(-2, 3, g.shape)).clip(0, 255).astype(np.uint8)

@@ -117,6 +117,9 @@ class Stability:
     carry: float = 0.8        # share of the carried colour where the motion is reliable (0: per frame)
     size: int = 128           # short side, in pixels, at which the flow is computed and colour carried
     keep_chroma: bool = True  # blend hue, and chroma magnitude separately: averaging never grays colour
+    colour_gain: float = 0.1  # each carried frame, its chroma times a gain that follows (this much a frame) the
+    #                           per-frame / stable ratio of mean chroma: every warp resamples, so carried colour fades
+    #                           (0: no gain; a gain set anew each frame flickers: webcam-wave 0.66x warping error)
     photo_tol: float = 8.0    # L units: a carried pixel must look like where it came from (after the mean shift)
     check_fb: bool = False    # also ask the flow to agree forwards and backwards: it fails on plain sky and
     #                           water, where carrying is safe (warping error on bikes 0.59x with it, 0.26x without)
@@ -139,7 +142,7 @@ class Stabilizer:
     """Carries colour along the motion, frame after frame; holds only the last frame's small state."""
 
     def __init__(self, cfg: Stability = Stability()):
-        self.cfg, self.prev, self.dis = cfg, None, _dis("ultrafast")
+        self.cfg, self.prev, self.dis, self.gain = cfg, None, _dis("ultrafast"), 1.0
 
     def step(self, L_small: torch.Tensor, ab_small: torch.Tensor, frozen: bool = False
              ) -> tuple[torch.Tensor, str, float]:
@@ -167,6 +170,10 @@ class Stabilizer:
                 if cfg.keep_chroma:  # the blend's hue, with the blend of the chroma magnitudes
                     mag = w * carried.norm(dim=1, keepdim=True) + (1 - w) * ab_small.norm(dim=1, keepdim=True)
                     out = out * (mag / out.norm(dim=1, keepdim=True).clamp(min=1e-6))
+                if cfg.colour_gain:
+                    ratio = (ab_small.norm(dim=1).mean() / out.norm(dim=1).mean().clamp(min=1e-6)).item()
+                    self.gain += cfg.colour_gain * (ratio - self.gain)
+                    out = out * self.gain
                 event = "carried"
         self.prev = (g.astype(np.int16), out)
         return out, event, share
