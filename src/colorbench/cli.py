@@ -131,8 +131,7 @@ def train_help() -> dict[str, str]:
                 "first), or go on from weights of this model (a run folder or .safetensors); none: random weights",
         "pretrain_epochs": "with --init pretrain: epochs of the pretext task (classifying the training split)",
         "pretrain_schedule": "with --init pretrain: the pretext's learning rate over its epochs, constant or cosine",
-        "pretrain_weight_decay": "with --init pretrain: the pretext's decoupled weight decay (AdamW), against "
-                                 "overfitting the labels; 0: plain Adam",
+        "pretrain_weight_decay": "with --init pretrain: the pretext's decoupled weight decay (AdamW); 0: plain Adam",
         "pretrain_label_smoothing": "with --init pretrain: smooth the pretext's labels by this much (0 to 1); 0: none",
         "encoder_lr": "the encoder's learning rate as a fraction of --lr (e.g. 0.1 after --init of a pretrained encoder, "
                       "to keep more of what it learnt; 0 freezes it)",
@@ -460,15 +459,15 @@ def _setup_train(p, pretrain: bool = False) -> None:
         p.add_argument("--schedule", dest="pretrain_schedule", default=None, choices=SCHEDULES,
                        help="learning rate over the pretext: constant (default) or cosine (decays to 0 by the last step)")
         p.add_argument("--weight-decay", dest="pretrain_weight_decay", type=number(float, 0), default=None,
-                       help="decoupled weight decay (AdamW), against overfitting the labels (default: 0, plain Adam)")
+                       help="decoupled weight decay (AdamW) (default: 0, plain Adam)")
         p.add_argument("--label-smoothing", dest="pretrain_label_smoothing", type=number(float, 0, 1), default=None,
                        help="smooth the labels by this much, 0 to 1 (default: 0)")
     add_config_args(p, TrainConfig, skip=skip, by_preset=False)
 
 
 # TrainConfig fields `colorbench pretrain` has no use for (pretrain.pretrain_encoder reads none of them)
-PRETEXT_IGNORES = frozenset({"loss", "rebalance", "temperature", "colour_target", "precise_bn", "head_stride", "mse_weight", "psnr_weight",
-                             "label_weight", "ssim_weight", "init", "encoder_lr"})
+PRETEXT_IGNORES = frozenset({"loss", "rebalance", "temperature", "colour_target", "precise_bn", "head_stride",
+                             "mse_weight", "psnr_weight", "label_weight", "ssim_weight", "init", "encoder_lr"})
 
 
 def _setup_compare(p) -> None:
