@@ -197,6 +197,12 @@ def test_carried_colour_is_lifted_back_by_a_slow_gain():
         assert event == "carried" and share == 1.0
         torch.testing.assert_close(out[0, 0], torch.full((48, 64), want), atol=1e-3, rtol=0)
         assert out[0, 1].abs().max() < 1e-4 and stab.gain == pytest.approx(1 + gain * (20 / 12 - 1), rel=1e-4)
+    # a new shot starts from gain 1, so its second frame is 12.8 again (13.5 with the last shot's gain kept)
+    other = L_of([np.ascontiguousarray(scene()[::-1, -64:])])
+    assert stab.step(other, ab(10.0))[1] == "cut" and stab.gain == 1.0
+    out, event, _ = stab.step(other, ab(20.0))
+    assert event == "carried"
+    torch.testing.assert_close(out[0, 0], torch.full((48, 64), 12.8), atol=1e-3, rtol=0)
 
 
 def test_a_frozen_frame_is_the_last_picture_up_to_codec_noise_and_a_still_shot_still_moves():

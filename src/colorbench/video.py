@@ -161,8 +161,8 @@ class Stabilizer:
             # the flow's own check fails on plain sky and water, where any flow looks right: cuts by looks alone
             ok = alike & ok if cfg.check_fb else alike
             share = float(ok.mean())
-            if alike.mean() < cfg.cut:
-                event, out = "cut", ab_small
+            if alike.mean() < cfg.cut:  # a new shot: its own colour, and a gain that owes nothing to the last one
+                event, out, self.gain = "cut", ab_small, 1.0
             else:
                 carried = torch.from_numpy(warp(self.prev[1][0].permute(1, 2, 0).numpy(), back)).permute(2, 0, 1)[None]
                 w = torch.from_numpy(ok.astype(np.float32) * cfg.carry)[None, None]
