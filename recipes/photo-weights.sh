@@ -320,6 +320,10 @@ stage() {  # stage N, then its own options; stage N > 1 goes on from stage N-1's
 # against stage 4: training-side PSNR +0.17 (0.06), CIEDE2000 -0.26 (0.09); ImageNet +0.02 (0.06), -0.11 (0.09);
 # scenes +0.04 (0.02), -0.05 (0.02), colour +0.2 (0.1). Packaged: ImageNet 23.37 / 0.9205 / 10.79 / 48%, scenes
 # 25.18 / 0.9490 / 9.08 / 58%. Better everywhere, less so than stage 4 was: shipped (2026-12-07) as stage 5.
+# 96 px again, from stage 5 (2026-12-07, runs/s16/p96: 40,000 photos at --size 96, 1 epoch at lr 3e-4 cosine, 8 min
+# at 85 img/s; T 0.45 chosen): on the 100 training-side photos at network size 96 22.63 / 11.95 / 51%, at 64 22.88 /
+# 11.79 / 46%, against stage 5 at 64 22.83 / 11.38 / 50%; paired at 96 against stage 5 at 64, PSNR -0.20 (0.14),
+# CIEDE2000 +0.57 (0.24). As on the deep chain: larger crops buy nothing; not pursued.
 # A photo-level "how much colour" decision, measured before building it (2026-12-02, recipes/colour_amount.py, the
 # shipped default at T 0.55, no training): on the 100 training-side photos, the decoded ab scaled by one factor for
 # every photo gives 23.41 / 10.57 / 36% at 0.75 and 22.38 / 11.92 / 75% at 1.5 (1.0: 23.26 / 10.92 / 49%); each
