@@ -58,7 +58,10 @@ def stage_rows(runs: list[str]) -> list[dict]:
         start = pre.get("sha256") or (sha256_file(pre["file"]) if Path(pre.get("file", "")).is_file() else None)
         labelled = f" of {labelled_view(cfg['data'])}" if cfg.get("label_weight") and (
             Path(cfg["data"]) / "train").is_dir() else ""
-        rows.append({"starts_from": f"`{start[:12]}`" if start else "scratch", "data": f"{m['train_images']:,} photos"
+        grown = added_blocks(cfg)
+        rows.append({"starts_from": (f"`{start[:12]}`" if start else "scratch")
+                     + (f", {grown} residual blocks added (starting as the identity)" if grown else ""),
+                     "data": f"{m['train_images']:,} photos"
                      + (f" ({cfg['classes']} only)" if cfg.get("classes") else "") + labelled
                      + (", unaugmented" if cfg.get("augment") == "none" else ""),
                      "size": cfg.get("size") or "native", "epochs": m["epochs"],
@@ -68,6 +71,14 @@ def stage_rows(runs: list[str]) -> list[dict]:
                      "val_loss": m["final_val_loss"], "sha256": sha256_file(Path(run) / "model.safetensors"),
                      "schedule": cfg.get("schedule", "constant"), "objective": objective_words(cfg, m)})
     return rows
+
+
+def added_blocks(cfg: dict) -> int:
+    """How many residual blocks a stage added to the run it went on from (`train --init RUN/... --blocks N`)."""
+    before = Path(cfg.get("init") or "").parent / "config.json"
+    if not cfg.get("init") or not before.is_file():
+        return 0
+    return max(0, (cfg.get("blocks") or 0) - (json.loads(before.read_text()).get("blocks") or 0))
 
 
 def labelled_view(data: str) -> str:

@@ -119,6 +119,18 @@ def test_a_card_names_a_stage_that_learnt_labels(tmp_path):
     assert row["data"] == "133,475 photos, unaugmented"
     assert row["objective"] == ("classification (λ 0.6) + 5 x MSE + 0.1 x -PSNR, batch-norm statistics from 8,192 "
                                 "unaugmented photos, T 0.45 (least validation error)")
+    # a stage that grew the network it went on from: the blocks it added are named where it starts
+    before = tmp_path / "stage2"
+    before.mkdir()
+    (before / "config.json").write_text(json.dumps({"blocks": 8}))
+    grown = tmp_path / "stage4"
+    grown.mkdir()
+    for f in ("model.safetensors", "metrics.json"):
+        (grown / f).write_bytes((run / f).read_bytes())
+    (grown / "config.json").write_text(json.dumps(cfg | {"blocks": 10, "init": str(before / "model.safetensors")}))
+    [row4] = cards.stage_rows([str(grown)])
+    assert row4["starts_from"] == "scratch, 2 residual blocks added (starting as the identity)"
+    assert cards.stage_rows([str(run)])[0]["starts_from"] == "scratch"  # no init: nothing added
     # a stage going on from the shipped default, whose own runs are gone: the stages its card records come first
     from colorbench.colorize import shipped_weights
     from colorbench.persist import read_header

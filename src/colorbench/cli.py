@@ -526,8 +526,8 @@ def _setup_colorize(p) -> None:
 def _temperature(p) -> None:
     p.add_argument("--temperature", type=number(float, 0, above=True), default=None, metavar="T",
                    help="weights that score colour bins (default, hints): the annealed-mean temperature that "
-                        "averages them; for the shipped default, higher gives more colour and more error (1.0: 63%% "
-                        "of the true colourfulness; its own 0.45: 50%%; 0.38: 46%%, the least colour error; README), "
+                        "averages them; for the shipped default, higher gives more colour and more error (1.0: 64%% "
+                        "of the true colourfulness; its own 0.45: 52%%; 0.38: 48%%, the least colour error; README), "
                         "default: the weights' own (serve: where the page's colour slider starts)")
 
 
