@@ -334,6 +334,10 @@ stage() {  # stage N, then its own options; stage N > 1 goes on from stage N-1's
 # -0.02 (0.01), -0.1 (0.1). Packaged: ImageNet 23.34 / 0.9205 / 10.72 / 49%, scenes 25.18 / 0.9491 / 9.06 / 57%,
 # skimage 22.27 / 0.9085 / 10.33 / 33% (stage 5: 22.03 / 0.9054 / 10.77 / 32%). CIEDE2000 lower on every list, PSNR
 # within noise: shipped (2026-12-07) as stage 6. Whether the blocks or the three more passes did it is not measured.
+# A stage 7 tried, not shipped (2026-12-07, runs/s16/stage7: stage 6's recipe from stage 6 for 2 epochs; validation loss
+# 0.00954 / 0.00956 by epoch, 0.00970 for the saved weights against stage 6's 0.00968; T 0.45), paired against stage 6:
+# training-side PSNR -0.02 (0.08), CIEDE2000 +0.04 (0.11); ImageNet -0.06 (0.06), +0.11 (0.07); scenes -0.01 (0.02),
+# +0.01 (0.02). More passes of this recipe have stopped paying.
 # A photo-level "how much colour" decision, measured before building it (2026-12-02, recipes/colour_amount.py, the
 # shipped default at T 0.55, no training): on the 100 training-side photos, the decoded ab scaled by one factor for
 # every photo gives 23.41 / 10.57 / 36% at 0.75 and 22.38 / 11.92 / 75% at 1.5 (1.0: 23.26 / 10.92 / 49%); each
