@@ -75,8 +75,8 @@ def stage_rows(runs: list[str]) -> list[dict]:
 
 def added_blocks(cfg: dict) -> int:
     """How many residual blocks a stage added to the run it went on from (`train --init RUN/... --blocks N`)."""
-    before = Path(cfg.get("init") or "").parent / "config.json"
-    if not cfg.get("init") or not before.is_file():
+    before = Path(cfg["init"]).parent / "config.json" if cfg.get("init") else None
+    if before is None or not before.is_file():
         return 0
     return max(0, (cfg.get("blocks") or 0) - (json.loads(before.read_text()).get("blocks") or 0))
 
