@@ -172,6 +172,41 @@ def test_classification_with_mse_and_psnr_terms_adds_them_to_the_cross_entropy()
     with pytest.raises(ValueError, match="psnr_weight"):
         fitted("classification", psnr_weight=-0.1)
 
+
+def test_psnr_term_in_rgb_scores_the_picture_as_photos_are_scored():
+    """psnr_space "rgb": the term is each image's PSNR of the sRGB picture (skimage's lab2rgb, clipped) that L
+    and the decoded ab give, against the one L and the true ab give, MSE floored at 2 levels of 255 rms; an ab
+    error at dark L costs less there than in ab, where L plays no part."""
+    import torch.nn.functional as F
+    import numpy as np
+    from skimage.color import lab2rgb
+
+    from helpers import fitted
+
+    plain = fitted("classification", head_stride=2)
+    rgb = fitted("classification", head_stride=2, psnr_weight=0.5, psnr_space="rgb")
+    g = torch.Generator().manual_seed(2)
+    raw = torch.randn(2, plain.n_bins, 4, 4, generator=g)
+    ab, L = (torch.rand(2, 2, 8, 8, generator=g) - 0.5) * 0.6, torch.rand(2, 1, 8, 8, generator=g)
+    pred = F.interpolate(torch.einsum("bqhw,qc->bchw", torch.softmax(raw / 0.38, 1), plain.bins), scale_factor=2,
+                         mode="bilinear")
+
+    def picture(L_, ab_):  # (1, H, W) and (2, H, W) normalised -> sRGB (H, W, 3), by skimage
+        lab = torch.cat([L_ * 100, ab_ * 128]).permute(1, 2, 0).double().numpy()
+        return np.clip(lab2rgb(lab), 0, 1)
+
+    mses = [((picture(L[i], pred[i]) - picture(L[i], ab[i])) ** 2).mean() for i in range(2)]
+    minus_psnr = sum(10 * math.log10(m + (2 / 255) ** 2) for m in mses) / 2
+    assert rgb.loss(raw, ab, L).item() == pytest.approx(plain.loss(raw, ab, L).item() + 0.5 * minus_psnr, rel=1e-4)
+    assert rgb.spec()["kwargs"]["psnr_space"] == "rgb" and "psnr_space" not in plain.spec()["kwargs"]
+    # the same ab error costs less at L 10 than at L 60 in sRGB; in ab the two cost the same
+    off = ab + 0.1
+    dark, mid = torch.full_like(L, 0.1), torch.full_like(L, 0.6)
+    from colorbench.objectives import rgb_psnr
+    assert rgb_psnr(dark, off, ab).mean() > rgb_psnr(mid, off, ab).mean() + 3
+    with pytest.raises(ValueError, match="psnr_space"):
+        fitted("classification", psnr_space="lab")
+
 def test_fp16_packaging_keeps_values_beyond_fp16_in_fp32(tmp_path):
     """A batch norm's running variance past 65,504 would become infinity in fp16 (and the weights be
     refused as broken): such a tensor stays fp32, the rest is halved."""

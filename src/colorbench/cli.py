@@ -123,6 +123,8 @@ def train_help() -> dict[str, str]:
         "mse_weight": "classification: add this x the MSE of the decoded ab to the cross-entropy; 0: none",
         "psnr_weight": "classification: add this x the mean over images of each one's -PSNR (dB) of the decoded ab, "
                        "which weighs an image by 1 / its error, as the mean PSNR of a photo set does; 0: none",
+        "psnr_space": "classification, --psnr-weight: ab scores the PSNR of the ab error; rgb of the sRGB picture "
+                      "it gives with L, clipped to the gamut, as photos are scored (an ab error at dark L counts less)",
         "label_weight": "add this x the cross-entropy of each training image's class (its folder), predicted by a "
                         "linear classifier from the network's summary of the whole image (Iizuka et al. 2016), so "
                         "the colours can use what the picture is; the classifier is not kept; 0: none",
@@ -467,7 +469,7 @@ def _setup_train(p, pretrain: bool = False) -> None:
 
 # TrainConfig fields `colorbench pretrain` has no use for (pretrain.pretrain_encoder reads none of them)
 PRETEXT_IGNORES = frozenset({"loss", "rebalance", "temperature", "colour_target", "precise_bn", "head_stride",
-                             "mse_weight", "psnr_weight", "label_weight", "ssim_weight", "init", "encoder_lr"})
+                             "mse_weight", "psnr_weight", "psnr_space", "label_weight", "ssim_weight", "init", "encoder_lr"})
 
 
 def _setup_compare(p) -> None:

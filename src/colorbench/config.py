@@ -52,6 +52,7 @@ class TrainConfig:
     head_stride: int = 1  # classification: score every n-th pixel (Zhang et al.: 4), chroma upsampled
     mse_weight: float = 0.0  # classification: + this x MSE of the decoded ab (0: cross-entropy alone)
     psnr_weight: float = 0.0  # classification: + this x each image's -PSNR of the decoded ab (dB), batch mean
+    psnr_space: str = "ab"  # classification: that PSNR of the ab error (ab), or of the sRGB it gives with L (rgb)
     label_weight: float = 0.0  # + this x cross-entropy of each image's class from the network's summary (Iizuka et al.)
     ssim_weight: float = 1.0  # ssim: weight of (1 - SSIM) beside the MSE
     init: str = ""  # a pretrained encoder (`colorbench pretrain`'s file, or "pretrain"), or weights of this model to go on from

@@ -142,6 +142,19 @@ AB_MAX = 110.0  # bin centres at -110, -100, ..., 110 (23 per axis, as in the pa
 PSNR_FLOOR = (2 / AB_SCALE) ** 2  # psnr_weight: an image counts as no better than 2 LAB units rms (JPEG noise)
 
 
+RGB_FLOOR = (2 / 255) ** 2  # psnr_space "rgb": likewise, 2 levels of 255 rms
+PSNR_SPACES = ("ab", "rgb")
+
+
+def rgb_psnr(L: torch.Tensor, ab: torch.Tensor, truth_ab: torch.Tensor) -> torch.Tensor:
+    """Each image's PSNR (dB, peak 1) of the sRGB picture that L/100 (B, 1, H, W) and ab/128 (B, 2, H, W) give,
+    clipped to the gamut, against the one L and truth_ab give: how photos are scored, where an ab error at dark
+    L, or past the gamut's edge, costs less than in ab. Its MSE is floored at RGB_FLOOR."""
+    pred = lab_to_rgb(denormalize_lab(L.float(), ab.float()))
+    true = lab_to_rgb(denormalize_lab(L.float(), truth_ab.float()))
+    return -10 * torch.log10((pred - true).pow(2).flatten(1).mean(1) + RGB_FLOOR)
+
+
 def ab_psnr(err: torch.Tensor) -> torch.Tensor:
     """Each image's PSNR (dB, peak 1) of an ab/128 error (B, 2, H, W), its MSE floored at PSNR_FLOOR: what
     the classification objective's psnr_weight term and the choice of T both score."""
@@ -269,7 +282,8 @@ class Classification(Objective):
     cross-entropy keeps colours vivid, the MSE term keeps them where the error stays low.
     `psnr_weight` > 0 adds that times the batch's mean of each image's -PSNR (dB) of that ab: the mean
     PSNR of a photo set is a mean of logs, ruled by its dullest photos, where a colour error costs the
-    most dB; this term weighs each image's error by 1 / its size, as that mean does.
+    most dB; this term weighs each image's error by 1 / its size, as that mean does. `psnr_space` "rgb"
+    takes that PSNR of the sRGB picture the ab gives with L, as photos are scored, rather than of the ab.
     Targets come from a lookup table over integer (a, b), built once: a step does one gather per
     pixel, never a distance to every bin.
     """
@@ -277,7 +291,8 @@ class Classification(Objective):
     name = "classification"
 
     def __init__(self, n_bins: int = 0, rebalance: float = 0.5, sigma: float = 5.0, neighbours: int = 5,
-                 temperature: float = 0.38, head_stride: int = 1, mse_weight: float = 0.0, psnr_weight: float = 0.0):
+                 temperature: float = 0.38, head_stride: int = 1, mse_weight: float = 0.0, psnr_weight: float = 0.0,
+                 psnr_space: str = "ab"):
         if not 0 <= rebalance <= 1:
             raise ValueError(f"rebalance (lambda, --rebalance) must be in [0, 1], got {rebalance}")
         if not temperature > 0:
@@ -294,6 +309,9 @@ class Classification(Objective):
         if not psnr_weight >= 0:
             raise ValueError(f"psnr_weight (--psnr-weight) must be 0 or more, got {psnr_weight}")
         self.psnr_weight = float(psnr_weight)
+        if psnr_space not in PSNR_SPACES:
+            raise ValueError(f"psnr_space (--psnr-space) must be ab or rgb, got {psnr_space!r}")
+        self.psnr_space = psnr_space
         self.bins: torch.Tensor | None = None
         self.prior: torch.Tensor | None = None
         self.choose_temperature = False  # calibrate: T chosen on the validation split
@@ -302,7 +320,8 @@ class Classification(Objective):
     @classmethod
     def from_config(cls, cfg):
         obj = cls(rebalance=cfg.rebalance, temperature=cfg.temperature or 0.38, head_stride=cfg.head_stride,
-                  mse_weight=cfg.mse_weight, psnr_weight=cfg.psnr_weight)  # the paper's T until one is chosen
+                  mse_weight=cfg.mse_weight, psnr_weight=cfg.psnr_weight,
+                  psnr_space=cfg.psnr_space)  # the paper's T until one is chosen
         obj.choose_temperature = not cfg.temperature
         obj.colour_target = cfg.colour_target
         return obj
@@ -322,6 +341,8 @@ class Classification(Objective):
             kw["mse_weight"] = self.mse_weight
         if self.psnr_weight:
             kw["psnr_weight"] = self.psnr_weight
+        if self.psnr_space != "ab":
+            kw["psnr_space"] = self.psnr_space
         return {"name": self.name, "kwargs": kw}
 
     def fit(self, train_ab: torch.Tensor) -> None:
@@ -400,7 +421,8 @@ class Classification(Objective):
             err = pred[..., :H, :W] - full_ab
             loss = loss + self.mse_weight * err.pow(2).mean()
             if self.psnr_weight:  # the floor keeps a gray image from ruling the batch
-                loss = loss - self.psnr_weight * ab_psnr(err).mean()
+                psnr = ab_psnr(err) if self.psnr_space == "ab" else rgb_psnr(L, pred[..., :H, :W], full_ab)
+                loss = loss - self.psnr_weight * psnr.mean()
         return loss
 
 
