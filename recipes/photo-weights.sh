@@ -338,6 +338,19 @@ stage() {  # stage N, then its own options; stage N > 1 goes on from stage N-1's
 # 0.00954 / 0.00956 by epoch, 0.00970 for the saved weights against stage 6's 0.00968; T 0.45), paired against stage 6:
 # training-side PSNR -0.02 (0.08), CIEDE2000 +0.04 (0.11); ImageNet -0.06 (0.06), +0.11 (0.07); scenes -0.01 (0.02),
 # +0.01 (0.02). More passes of this recipe have stopped paying.
+# An output ensemble, measured before building distillation on it (2026-12-07, no training; the 100 training-side
+# photos, size 64, T 0.45, each model's bin probabilities averaged before the annealed mean): stage 6 with stage 7
+# 22.97 / 11.31 / 52% against stage 6 alone 22.96 / 11.31 / 52%; stage 6 with the seed-1 chain's stage 3 (runs/s12)
+# and the long stage 3 (runs/s9/long10) 22.75 / 11.49 / 36%, paired -0.21 (0.15) dB, -6 points of colour. Chains on
+# one line agree, chains apart average to duller colour: no teacher to distil here.
+# The PSNR term in sRGB (2026-12-07, `train --psnr-space rgb`: each image's PSNR of the picture the decoded ab gives
+# with L, clipped to the gamut, as photos are scored, not of the ab error). Two cheap runs from stage 6, the same
+# 50,000 photos (--train-limit 50000 --split-seed 0), 1 epoch at lr 3e-4 cosine, PSNR term 1.0, precise-bn, T 0.45
+# chosen in both (runs/s17: rgb 373 s at 134 img/s, ab 328 s at 152). Paired, rgb minus ab, PSNR / CIEDE2000 /
+# colour units: training-side -0.00 (0.05) / -0.10 (0.05) / -0.0 (0.2); ImageNet +0.01 (0.04) / -0.05 (0.05) / -0.4
+# (0.2); scenes +0.04 (0.02) / -0.03 (0.01) / -0.3 (0.0). A small gain in CIEDE2000 everywhere, 1 point less colour
+# on the scenes: mostly the trade again. Neither run beats stage 6 itself (rgb minus stage 6: ImageNet +0.03 (0.08)
+# / +0.03 (0.13), scenes +0.01 (0.02) / -0.01 (0.02)), as stage 7 found for more passes: not taken to a stage.
 # A photo-level "how much colour" decision, measured before building it (2026-12-02, recipes/colour_amount.py, the
 # shipped default at T 0.55, no training): on the 100 training-side photos, the decoded ab scaled by one factor for
 # every photo gives 23.41 / 10.57 / 36% at 0.75 and 22.38 / 11.92 / 75% at 1.5 (1.0: 23.26 / 10.92 / 49%); each
