@@ -177,10 +177,11 @@ def test_psnr_term_in_rgb_scores_the_picture_as_photos_are_scored():
     """psnr_space "rgb": the term is each image's PSNR of the sRGB picture (skimage's lab2rgb, clipped) that L
     and the decoded ab give, against the one L and the true ab give, MSE floored at 2 levels of 255 rms; an ab
     error at dark L costs less there than in ab, where L plays no part."""
-    import torch.nn.functional as F
     import numpy as np
+    import torch.nn.functional as F
     from skimage.color import lab2rgb
 
+    from colorbench.objectives import rgb_psnr
     from helpers import fitted
 
     plain = fitted("classification", head_stride=2)
@@ -202,7 +203,6 @@ def test_psnr_term_in_rgb_scores_the_picture_as_photos_are_scored():
     # the same ab error costs less at L 10 than at L 60 in sRGB; in ab the two cost the same
     off = ab + 0.1
     dark, mid = torch.full_like(L, 0.1), torch.full_like(L, 0.6)
-    from colorbench.objectives import rgb_psnr
     assert rgb_psnr(dark, off, ab).mean() > rgb_psnr(mid, off, ab).mean() + 3
     with pytest.raises(ValueError, match="psnr_space"):
         fitted("classification", psnr_space="lab")

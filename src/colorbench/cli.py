@@ -469,7 +469,8 @@ def _setup_train(p, pretrain: bool = False) -> None:
 
 # TrainConfig fields `colorbench pretrain` has no use for (pretrain.pretrain_encoder reads none of them)
 PRETEXT_IGNORES = frozenset({"loss", "rebalance", "temperature", "colour_target", "precise_bn", "head_stride",
-                             "mse_weight", "psnr_weight", "psnr_space", "label_weight", "ssim_weight", "init", "encoder_lr"})
+                             "mse_weight", "psnr_weight", "psnr_space", "label_weight", "ssim_weight", "init",
+                             "encoder_lr"})
 
 
 def _setup_compare(p) -> None:
