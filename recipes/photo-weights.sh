@@ -333,7 +333,10 @@ stage() {  # stage N, then its own options; stage N > 1 goes on from stage N-1's
 # CIEDE2000 -0.07 (0.10), colour +0.7 (0.3); ImageNet -0.03 (0.05), -0.07 (0.08), +0.2 (0.2); scenes +0.01 (0.02),
 # -0.02 (0.01), -0.1 (0.1). Packaged: ImageNet 23.34 / 0.9205 / 10.72 / 49%, scenes 25.18 / 0.9491 / 9.06 / 57%,
 # skimage 22.27 / 0.9085 / 10.33 / 33% (stage 5: 22.03 / 0.9054 / 10.77 / 32%). CIEDE2000 lower on every list, PSNR
-# within noise: shipped (2026-12-07) as stage 6. Whether the blocks or the three more passes did it is not measured.
+# within noise: shipped (2026-12-07) as stage 6. The control (runs/s16/control8: stage 6's recipe from stage 5 without
+# the two blocks, 8 as before; validation loss 0.00966 / 0.00963 / 0.00955 by epoch, 0.00977 saved; T 0.45), paired
+# against stage 6, PSNR / CIEDE2000: training-side +0.02 (0.03) / -0.03 (0.06); ImageNet -0.04 (0.03) / +0.08 (0.05);
+# scenes +0.01 (0.01) / -0.01 (0.01). The three passes made stage 6; the blocks bought nothing past noise.
 # A stage 7 tried, not shipped (2026-12-07, runs/s16/stage7: stage 6's recipe from stage 6 for 2 epochs; validation loss
 # 0.00954 / 0.00956 by epoch, 0.00970 for the saved weights against stage 6's 0.00968; T 0.45), paired against stage 6:
 # training-side PSNR -0.02 (0.08), CIEDE2000 +0.04 (0.11); ImageNet -0.06 (0.06), +0.11 (0.07); scenes -0.01 (0.02),
