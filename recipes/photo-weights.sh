@@ -354,6 +354,10 @@ stage() {  # stage N, then its own options; stage N > 1 goes on from stage N-1's
 # (0.2); scenes +0.04 (0.02) / -0.03 (0.01) / -0.3 (0.0). A small gain in CIEDE2000 everywhere, 1 point less colour
 # on the scenes: mostly the trade again. Neither run beats stage 6 itself (rgb minus stage 6: ImageNet +0.03 (0.08)
 # / +0.03 (0.13), scenes +0.01 (0.02) / -0.01 (0.02)), as stage 7 found for more passes: not taken to a stage.
+# The MSE and PSNR terms at the T the weights decode at (2026-12-07, runs/s17/t0.7: the ab run above with --temperature
+# 0.7 fixed, so the terms score the T 0.7 mean rather than T 0.38's; 289 s): on the training-side photos at T 0.7
+# 22.63 / 11.31 / 41% against the ab run decoded at T 0.7 22.54 / 11.84 / 59% and at its own T 0.45 22.77 / 11.36 /
+# 50%. The terms make the mean they score duller: less colour and less PSNR than the ab run at 0.45, below the line.
 # A photo-level "how much colour" decision, measured before building it (2026-12-02, recipes/colour_amount.py, the
 # shipped default at T 0.55, no training): on the 100 training-side photos, the decoded ab scaled by one factor for
 # every photo gives 23.41 / 10.57 / 36% at 0.75 and 22.38 / 11.92 / 75% at 1.5 (1.0: 23.26 / 10.92 / 49%); each
