@@ -358,6 +358,10 @@ stage() {  # stage N, then its own options; stage N > 1 goes on from stage N-1's
 # 0.7 fixed, so the terms score the T 0.7 mean rather than T 0.38's; 289 s): on the training-side photos at T 0.7
 # 22.63 / 11.31 / 41% against the ab run decoded at T 0.7 22.54 / 11.84 / 59% and at its own T 0.45 22.77 / 11.36 /
 # 50%. The terms make the mean they score duller: less colour and less PSNR than the ab run at 0.45, below the line.
+# A stage 7 with the sRGB term, not shipped (2026-12-07, runs/s17/stage7rgb: stage 6's recipe from stage 6 for 2 epochs
+# with --psnr-space rgb, 31 min at 177 img/s; validation loss 0.00954 / 0.00964 by epoch, 0.00972 saved; T 0.45), paired
+# against stage 6: training-side PSNR -0.08 (0.07), CIEDE2000 +0.11 (0.09); ImageNet +0.01 (0.06), +0.04 (0.08);
+# scenes +0.00 (0.02), -0.01 (0.02). Like stage 7: past stage 6, neither more passes nor the sRGB term pays.
 # A photo-level "how much colour" decision, measured before building it (2026-12-02, recipes/colour_amount.py, the
 # shipped default at T 0.55, no training): on the 100 training-side photos, the decoded ab scaled by one factor for
 # every photo gives 23.41 / 10.57 / 36% at 0.75 and 22.38 / 11.92 / 75% at 1.5 (1.0: 23.26 / 10.92 / 49%); each
