@@ -157,7 +157,7 @@ def rgb_psnr(L: torch.Tensor, ab: torch.Tensor, truth_ab: torch.Tensor) -> torch
 
 def ab_psnr(err: torch.Tensor) -> torch.Tensor:
     """Each image's PSNR (dB, peak 1) of an ab/128 error (B, 2, H, W), its MSE floored at PSNR_FLOOR: what
-    the classification objective's psnr_weight term and the choice of T both score."""
+    the choice of T scores, and the classification objective's psnr_weight term in psnr_space "ab"."""
     return -10 * torch.log10(err.pow(2).flatten(1).mean(1) + PSNR_FLOOR)
 
 LUT_RES = 256  # soft-encoding lookup table: one entry per integer (a, b) in [-128, 127]
@@ -418,10 +418,11 @@ class Classification(Objective):
         if self.mse_weight or self.psnr_weight:
             pred = annealed_mean(raw, self.bins, self.temperature, self.head_stride)  # as the decoder does
             H, W = full_ab.shape[-2:]
-            err = pred[..., :H, :W] - full_ab
+            pred = pred[..., :H, :W]
+            err = pred - full_ab
             loss = loss + self.mse_weight * err.pow(2).mean()
             if self.psnr_weight:  # the floor keeps a gray image from ruling the batch
-                psnr = ab_psnr(err) if self.psnr_space == "ab" else rgb_psnr(L, pred[..., :H, :W], full_ab)
+                psnr = ab_psnr(err) if self.psnr_space == "ab" else rgb_psnr(L, pred, full_ab)
                 loss = loss - self.psnr_weight * psnr.mean()
         return loss
 
