@@ -63,7 +63,7 @@ def stage_rows(runs: list[str]) -> list[dict]:
                      + (f", {grown} residual blocks added (starting as the identity)" if grown else ""),
                      "data": f"{m['train_images']:,} photos"
                      + (f" ({cfg['classes']} only)" if cfg.get("classes") else "") + labelled
-                     + (", unaugmented" if cfg.get("augment") == "none" else ""),
+                     + {"none": ", unaugmented", "flip": ", flipped left-right"}.get(cfg.get("augment"), ""),
                      "size": cfg.get("size") or "native", "epochs": m["epochs"],
                      "lr": cfg["lr"] if cfg.get("encoder_lr", 1) == 1 else f"{cfg['lr']:g} (encoder {cfg['lr'] * cfg['encoder_lr']:g})",
                      "train_time_s": m["train_time_s"], "images_per_s": m["images_per_s"],

@@ -131,7 +131,7 @@ def test_presets_bound_every_set_they_use():
 
 @pytest.mark.parametrize("args,words", [
     (["train", "--loss", "nope"], "unknown loss 'nope'; choose one of: classification, l1, mse, ssim"),
-    (["train", "--augment", "nope"], "unknown augmentation 'nope'; choose one of: none, study, strong, photo"),
+    (["train", "--augment", "nope"], "unknown augmentation 'nope'; choose one of: none, study, strong, photo, flip"),
     (["compare", "--models", "cnn,loss=nope"], "unknown loss 'nope'"),
     (["train", "--precision", "fp16"], "unknown precision 'fp16'; choose one of: auto, fp32, bf16"),
 ])

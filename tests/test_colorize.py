@@ -544,3 +544,13 @@ def test_the_network_sees_a_photo_shrunk_as_the_training_photos_were():
     wide = np.asarray(Image.fromarray(rgb).resize((300, 200), Image.BICUBIC))
     assert torch.allclose(network_lightness(wide, 64, strip_pixels=300 * 9) / 100, shrink(lightness(wide), (64, 96)),
                           atol=1e-5)
+
+
+def test_a_runs_weights_are_used_at_the_size_they_trained_at():
+    """A packaged file's recommendation wins; a photo run's own crop size comes next; a run at native size
+    (CIFAR-10's 32 px says nothing of photos) gets DEFAULT_SIZE."""
+    from colorbench.colorize import DEFAULT_SIZE, recommended_size
+
+    assert recommended_size({"recommended_size": 96, "config": {"size": 64}}) == 96
+    assert recommended_size({"config": {"size": 64}}) == 64
+    assert recommended_size({"config": {"size": 0}}) == DEFAULT_SIZE == recommended_size({}) != 64

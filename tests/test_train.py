@@ -77,6 +77,18 @@ def test_photo_augment_keeps_the_sky_up():
     assert out.shape == x.shape and not torch.equal(out[:, 0], x[:, 0]), "cropped: the rows moved"
 
 
+def test_flip_augment_is_lossless_left_right():
+    """flip: each image is itself or its mirror, every pixel kept exactly (no resampling), channels together."""
+    from colorbench.augment import get_augment
+
+    x = torch.rand(64, 3, 8, 8)
+    out = get_augment("flip")(x, torch.Generator().manual_seed(0))
+    same = (out == x).flatten(1).all(1)
+    mirrored = (out == x.flip(-1)).flatten(1).all(1)
+    assert (same | mirrored).all(), "only the identity or the mirror, to the bit"
+    assert 16 < mirrored.sum() < 48, "about half mirrored"
+
+
 def test_same_seed_same_losses_to_the_last_digit(tmp_path, sample):
     a = train(TrainConfig(**TINY), tmp_path / "a", dataset=sample, progress=False, log=lambda *_: None)
     b = train(TrainConfig(**TINY), tmp_path / "b", dataset=sample, progress=False, log=lambda *_: None)

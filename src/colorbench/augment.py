@@ -8,6 +8,7 @@ Only geometry changes: nothing here alters colour, which is the target.
            (up to 15 degrees) with reflected borders, resampled bilinearly back to the batch's size
   photo    for photos, which have an up (sky above, ground below): a left-right flip, a random resized
            crop (area 60-100%) and a rotation of up to 5 degrees; never upside down or on their side
+  flip     for photos: a left-right flip alone, lossless, so crops stay as sharp as the photos colorize sees
 """
 
 from __future__ import annotations
@@ -55,9 +56,12 @@ def crop_and_rotate(x: torch.Tensor, g: torch.Generator, min_area: float = 0.5, 
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
 
 
+def left_right(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    return torch.where(_coin(x, g), x.flip(-1), x)
+
+
 def photo_flip_crop(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-    x = torch.where(_coin(x, g), x.flip(-1), x)  # left-right only
-    return crop_and_rotate(x, g, min_area=0.6, max_degrees=5.0)
+    return crop_and_rotate(left_right(x, g), g, min_area=0.6, max_degrees=5.0)
 
 
 AUGMENTATIONS: dict[str, Augment | None] = {
@@ -65,6 +69,7 @@ AUGMENTATIONS: dict[str, Augment | None] = {
     "study": flips_and_turns,
     "strong": lambda x, g: crop_and_rotate(flips_and_turns(x, g), g),
     "photo": photo_flip_crop,
+    "flip": left_right,
 }
 
 

@@ -150,7 +150,8 @@ def train_help() -> dict[str, str]:
         "train_limit": "train on a stratified subset of this many images; 0: all",
         "val_limit": "validate on a stratified subset of this many images (all when the split holds fewer); 0: all",
         "augment": f"augmentation: {', '.join(AUGMENTATIONS)} (study: flips and 90-degree turns; strong: also "
-                   "crops and small rotations; photo: left-right flips and mild crops, never on its side)",
+                   "crops and small rotations; photo: left-right flips and mild crops, never on its side; flip: "
+                   "left-right flips alone, lossless)",
         "seed": "seed of the weights, shuffling and augmentation",
         "device": DEVICES,
         "precision": f"{', '.join(PRECISIONS)}: auto measures once whether bf16 autocast pays on this machine",

@@ -136,7 +136,10 @@ def hint_weights() -> str:
 
 
 def recommended_size(info: dict) -> int:
-    return int(info.get("recommended_size") or DEFAULT_SIZE)
+    """The short side the weights were made for: the packaged file's recommendation, else the size a run
+    trained at (photo runs crop to it), else DEFAULT_SIZE (a run at native size, as CIFAR-10's 32 px, says
+    nothing of photos)."""
+    return int(info.get("recommended_size") or (info.get("config") or {}).get("size") or DEFAULT_SIZE)
 
 
 # ---------------------------------------------------------------------------------------------
