@@ -362,6 +362,14 @@ stage() {  # stage N, then its own options; stage N > 1 goes on from stage N-1's
 # with --psnr-space rgb, 31 min at 177 img/s; validation loss 0.00954 / 0.00964 by epoch, 0.00972 saved; T 0.45), paired
 # against stage 6: training-side PSNR -0.08 (0.07), CIEDE2000 +0.11 (0.09); ImageNet +0.01 (0.06), +0.04 (0.08);
 # scenes +0.00 (0.02), -0.01 (0.02). Like stage 7: past stage 6, neither more passes nor the sRGB term pays.
+# The label term beside the colour again, from stage 6 (2026-12-07, AMD EPYC Zen 4, bf16; runs/s18: the shipped file,
+# 50,000 photos of the labelled view, 1 epoch at lr 3e-4 cosine, stage 6's options, --label-weight 0, 0.3 and 1.0,
+# about 340 s each at 145-148 img/s; T 0.45 chosen in all). Paired against stage 6, PSNR / CIEDE2000 / colour units:
+# training-side 0: -0.21 (0.07) / +0.13 (0.08) / -0.2 (0.6), 0.3: -0.15 (0.07) / +0.13 (0.11) / -1.5 (0.8), 1.0: -0.22
+# (0.12) / +0.28 (0.17) / -2.8 (1.0); ImageNet 0: -0.01 (0.06) / +0.04 (0.10) / -0.2 (0.7), 0.3: +0.12 (0.08) / -0.03
+# (0.13) / -1.4 (0.8), 1.0: +0.21 (0.11) / -0.08 (0.16) / -3.6 (1.1); scenes 0: -0.06 (0.02) / +0.05 (0.02) / +1.3
+# (0.2), 0.3: -0.04 / +0.04 / +0.6, 1.0: -0.07 / +0.08 / +0.1 (0.02-0.03). The label weight buys ImageNet PSNR with
+# colour at the line's rate (0.06 dB a point), and costs the training side and the scenes: not taken to a stage.
 # A photo-level "how much colour" decision, measured before building it (2026-12-02, recipes/colour_amount.py, the
 # shipped default at T 0.55, no training): on the 100 training-side photos, the decoded ab scaled by one factor for
 # every photo gives 23.41 / 10.57 / 36% at 0.75 and 22.38 / 11.92 / 75% at 1.5 (1.0: 23.26 / 10.92 / 49%); each
