@@ -370,6 +370,14 @@ stage() {  # stage N, then its own options; stage N > 1 goes on from stage N-1's
 # (0.13) / -1.4 (0.8), 1.0: +0.21 (0.11) / -0.08 (0.16) / -3.6 (1.1); scenes 0: -0.06 (0.02) / +0.05 (0.02) / +1.3
 # (0.2), 0.3: -0.04 / +0.04 / +0.6, 1.0: -0.07 / +0.08 / +0.1 (0.02-0.03). The label weight buys ImageNet PSNR with
 # colour at the line's rate (0.06 dB a point), and costs the training side and the scenes: not taken to a stage.
+# A stage 7 on mirrored photos, not shipped (2026-12-07, AMD EPYC Zen 4, bf16; runs/s18/stage7flip: stage 6's recipe
+# from the shipped file with --augment flip, lossless left-right flips, so that three passes see two views of each
+# photo; 53 min at 155 img/s; validation loss 0.00954 / 0.00948 / 0.00941 by epoch, 0.00957 saved against stage 6's
+# 0.00968; T 0.45): training-side 22.88 / 0.9147 / 11.39 / 53%, ImageNet 23.25 / 0.9197 / 10.86 / 49%, scenes 25.24 /
+# 0.9492 / 9.00 / 57%. Paired against stage 6, PSNR / CIEDE2000 / colour units: training-side -0.08 (0.09) / +0.08
+# (0.11) / +1.0 (0.8); ImageNet -0.09 (0.07) / +0.14 (0.12) / +0.4 (0.6); scenes +0.06 (0.02) / -0.06 (0.02) / -0.0
+# (0.2). Better on the scenes, worse (within noise) on both ImageNet lists, as stage 7 and stage7rgb were: a fourth
+# stage past 6 that moves the scenes and not ImageNet.
 # A photo-level "how much colour" decision, measured before building it (2026-12-02, recipes/colour_amount.py, the
 # shipped default at T 0.55, no training): on the 100 training-side photos, the decoded ab scaled by one factor for
 # every photo gives 23.41 / 10.57 / 36% at 0.75 and 22.38 / 11.92 / 75% at 1.5 (1.0: 23.26 / 10.92 / 49%); each
