@@ -221,3 +221,32 @@ def test_evaluate_photos_decodes_classification_weights_at_the_temperature_given
     assert own["methods"]["direct"]["temperature"] is None is hot["methods"]["direct"]["temperature"]
     assert hot["summary"]["direct"] == own["summary"]["direct"]
     assert abs(hot["summary"]["cls"]["colorfulness"] - own["summary"]["cls"]["colorfulness"]) > 0.5
+
+
+def test_later_weights_are_paired_photo_by_photo_against_the_first(tmp_path):
+    """paired: each later set of weights minus the first on the same photos; the interval and p are Student
+    t's over the photos (scipy), the p Holm-adjusted over the table's rows."""
+    from scipy import stats as sps
+
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(5):
+        Image.fromarray(photo(40 + 6 * i, 48, i)).save(src / f"p{i}.png")
+    for seed, name in ((0, "a"), (1, "b"), (2, "c")):
+        torch.manual_seed(seed)
+        save_model(create_model("cnn", width=8), tmp_path / f"{name}.safetensors", {"recommended_size": 32})
+    r = evaluate_photos(str(src), [f"{n}={tmp_path / n}.safetensors" for n in "abc"], tmp_path / "out", progress=False)
+    rows = r["paired"]
+    assert [(p["a"], p["b"], p["metric"]) for p in rows] == [
+        (m, "a", k) for m in "bc" for k in ("psnr", "ciede2000", "colorfulness")]
+    raw = []
+    for p in rows:
+        d = np.subtract(r["per_photo"][p["a"]][p["metric"]], r["per_photo"]["a"][p["metric"]])
+        t = sps.ttest_1samp(d, 0)
+        lo, hi = t.confidence_interval(0.95)
+        assert (p["mean_diff"], p["ci_low"], p["ci_high"], p["p"]) == pytest.approx((d.mean(), lo, hi, t.pvalue), rel=1e-9)
+        raw.append(t.pvalue)
+    worst = min(range(6), key=lambda i: raw[i])
+    assert rows[worst]["p_holm"] == pytest.approx(min(1, 6 * raw[worst]))  # the smallest p times the 6 tests
+    one = evaluate_photos(str(src), [f"a={tmp_path / 'a'}.safetensors"], tmp_path / "one", progress=False)
+    assert one["paired"] == []  # one set of weights: nothing to pair (gray is the baseline in the table)

@@ -221,6 +221,24 @@ def true_hints(name: str, rgb: np.ndarray, count: int, seed: int = HINT_SEED) ->
     return [(int(i % W), int(i // W), "#{:02x}{:02x}{:02x}".format(*rgb[i // W, i % W])) for i in where]
 
 
+PAIRED_METRICS = ("psnr", "ciede2000", "colorfulness")
+
+
+def paired_against_first(rows: dict[str, dict[str, list[float]]], weights: list[str]) -> list[dict]:
+    """Each later set of weights minus the first, photo by photo: mean difference, 95% interval and
+    Holm-adjusted p over the whole table (stats.paired_table, one build: the photos are the sample).
+    Two builds a few tenths of a dB apart are told apart by this, not by their means."""
+    from .stats import paired_table
+
+    first = weights[0] if weights else None
+
+    def build(m: str, k: str) -> torch.Tensor:  # (1 build, photos), in double: a p of 1e-6 keeps its digits
+        return torch.tensor([rows[m][k]], dtype=torch.float64)
+
+    pairs = [(m, first, k, build(m, k), build(first, k)) for m in weights[1:] for k in PAIRED_METRICS]
+    return paired_table(pairs) if pairs else []
+
+
 @torch.no_grad()
 def evaluate_photos(source: str, weights: list[str], out: str | os.PathLike, size: int | None = None,
                     limit: int = 0, precision: str = "fp32", progress: bool = True,
@@ -317,7 +335,7 @@ def evaluate_photos(source: str, weights: list[str], out: str | os.PathLike, siz
         described[label] = {**described[first], "same_as": first}
         summary[label], rows[label] = summary[first], rows[first]
     result = {"source": source, "photos": n, "left_out_without_colour": skipped, "truth_colorfulness": truth_mean,
-              "methods": described, "summary": summary,
+              "methods": described, "summary": summary, "paired": paired_against_first(rows, list(models)),
               "per_photo": {"names": names, **{m: rows[m] for m in described}}, "seconds": time.perf_counter() - t0}
     if counts:  # per method that takes hints, per count: the means, and every photo's figures
         for m in curve:
