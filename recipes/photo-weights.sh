@@ -378,6 +378,10 @@ stage() {  # stage N, then its own options; stage N > 1 goes on from stage N-1's
 # (0.11) / +1.0 (0.8); ImageNet -0.09 (0.07) / +0.14 (0.12) / +0.4 (0.6); scenes +0.06 (0.02) / -0.06 (0.02) / -0.0
 # (0.2). Better on the scenes, worse (within noise) on both ImageNet lists, as stage 7 and stage7rgb were: a fourth
 # stage past 6 that moves the scenes and not ImageNet.
+# Their weights averaged (a soup of stage 6 and stage7flip, batch-norm buffers too; no training), against stage 6 with
+# `evaluate-photos`' paired lines, PSNR / CIEDE2000 / colour units with 95% intervals: training-side -0.05 (-0.14 to
+# +0.03) / +0.07 / +0.4; ImageNet -0.05 (-0.12 to +0.02) / +0.09 / +0.2; scenes +0.03 (+0.01 to +0.05) / -0.02 /
+# +0.1: halfway between the two, as an average of two points on one line would be. Not shipped.
 # A photo-level "how much colour" decision, measured before building it (2026-12-02, recipes/colour_amount.py, the
 # shipped default at T 0.55, no training): on the 100 training-side photos, the decoded ab scaled by one factor for
 # every photo gives 23.41 / 10.57 / 36% at 0.75 and 22.38 / 11.92 / 75% at 1.5 (1.0: 23.26 / 10.92 / 49%); each
