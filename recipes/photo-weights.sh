@@ -382,6 +382,11 @@ stage() {  # stage N, then its own options; stage N > 1 goes on from stage N-1's
 # `evaluate-photos`' paired lines, PSNR / CIEDE2000 / colour units with 95% intervals: training-side -0.05 (-0.14 to
 # +0.03) / +0.07 / +0.4; ImageNet -0.05 (-0.12 to +0.02) / +0.09 / +0.2; scenes +0.03 (+0.01 to +0.05) / -0.02 /
 # +0.1: halfway between the two, as an average of two points on one line would be. Not shipped.
+# The label term from stage7flip (2026-12-07, runs/s18/f-lw03 and f-lw0: 50,000 labelled photos, flipped, 1 epoch at
+# lr 1e-4 cosine, --label-weight 0.3 and 0, 323 s each; T 0.45): paired against stage 6 (`evaluate-photos`, PSNR /
+# CIEDE2000 with 95% intervals): ImageNet 0.3 -0.04 (-0.17 to +0.09) / +0.14, 0 -0.10 / +0.16; training-side 0.3
+# -0.20 (-0.36 to -0.03) / +0.20, 0 -0.19 / +0.21; scenes 0.3 -0.01 / +0.00, 0 -0.00 / +0.01 (colourfulness +0.5 on
+# the scenes for both). The label term again buys back a little ImageNet PSNR, not past stage 6: not shipped.
 # A photo-level "how much colour" decision, measured before building it (2026-12-02, recipes/colour_amount.py, the
 # shipped default at T 0.55, no training): on the 100 training-side photos, the decoded ab scaled by one factor for
 # every photo gives 23.41 / 10.57 / 36% at 0.75 and 22.38 / 11.92 / 75% at 1.5 (1.0: 23.26 / 10.92 / 49%); each
