@@ -26,10 +26,14 @@ def _coin(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
     return torch.rand(x.shape[0], 1, 1, 1, generator=g, device=x.device) < 0.5  # (B,1,1,1), broadcasts
 
 
+def left_right(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    return torch.where(_coin(x, g), x.flip(-1), x)
+
+
 def flips_and_turns(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
     """Random flips and 90-degree turns of a batch (B, C, H, W), one draw per image: with a
     transpose, all 8 symmetries of a square (flips only for non-square images)."""
-    x = torch.where(_coin(x, g), x.flip(-1), x)  # left-right
+    x = left_right(x, g)
     x = torch.where(_coin(x, g), x.flip(-2), x)  # up-down
     if x.shape[-1] == x.shape[-2]:
         x = torch.where(_coin(x, g), x.transpose(-1, -2), x)
@@ -54,10 +58,6 @@ def crop_and_rotate(x: torch.Tensor, g: torch.Generator, min_area: float = 0.5, 
     theta = torch.stack([torch.stack([sx * cos, -sy * sin, tx], 1), torch.stack([sx * sin, sy * cos, ty], 1)], 1)
     grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
-
-
-def left_right(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-    return torch.where(_coin(x, g), x.flip(-1), x)
 
 
 def photo_flip_crop(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:

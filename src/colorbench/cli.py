@@ -355,8 +355,8 @@ def cmd_evaluate_photos(args) -> None:
     if r.get("paired"):  # the same photos: differences per photo tell close weights apart where means cannot
         print(f"  minus {r['paired'][0]['b']}, photo by photo (95% interval, Holm-adjusted p):")
         for m in dict.fromkeys(p["a"] for p in r["paired"]):
-            cells = [f"{k} {p['mean_diff']:+.2f} ({p['ci_low']:+.2f} to {p['ci_high']:+.2f}), p {p['p_holm']:.2g}"
-                     for p in r["paired"] if p["a"] == m for k in [PAIRED_NAMES[p["metric"]]]]
+            cells = [f"{PAIRED_NAMES[p['metric']]} {p['mean_diff']:+.2f} ({p['ci_low']:+.2f} to {p['ci_high']:+.2f}), "
+                     f"p {p['p_holm']:.2g}" for p in r["paired"] if p["a"] == m]
             print(f"  {m:<{w}}" + "; ".join(cells))
     for m, per in r.get("hints", {}).get("summary", {}).items():
         print(f"  {m} with true-colour points:  points{'PSNR dB':>9}{'CIEDE2000':>11}{'colourfulness':>15}")

@@ -230,13 +230,14 @@ def paired_against_first(rows: dict[str, dict[str, list[float]]], weights: list[
     Two builds a few tenths of a dB apart are told apart by this, not by their means."""
     from .stats import paired_table
 
-    first = weights[0] if weights else None
+    if len(weights) < 2:
+        return []
 
     def build(m: str, k: str) -> torch.Tensor:  # (1 build, photos), in double: a p of 1e-6 keeps its digits
         return torch.tensor([rows[m][k]], dtype=torch.float64)
 
-    pairs = [(m, first, k, build(m, k), build(first, k)) for m in weights[1:] for k in PAIRED_METRICS]
-    return paired_table(pairs) if pairs else []
+    first = weights[0]
+    return paired_table([(m, first, k, build(m, k), build(first, k)) for m in weights[1:] for k in PAIRED_METRICS])
 
 
 @torch.no_grad()
