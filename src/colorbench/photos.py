@@ -18,6 +18,7 @@ import hashlib
 import html
 import io
 import os
+import re
 import tarfile
 import time
 from collections.abc import Iterator
@@ -35,6 +36,7 @@ from .persist import write_bytes, write_json, write_text
 
 HELD_OUT_EVERY = {"imagenet": 10, "places": 20}
 SKIMAGE = ["astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry", "hubble_deep_field", "retina"]
+WNID = re.compile(r"n\d{8}")  # an ImageNet class (WordNet id), as file and folder names carry it
 RULE = ("held out when the md5 of the file name (no folders), read as a hexadecimal number, is divisible by {k}")
 
 
@@ -91,7 +93,9 @@ def build_photo_set(imagenet: str | os.PathLike, places: str | os.PathLike, out:
 
     `extra_objects` / `extra_scenes`: more folders or archives of photos (mini-ImageNet, MiniPlaces'
     training scenes), for training only: the held-out lists stay those of the two sources above, and
-    an extra photo whose bytes equal any of theirs is dropped (counted), so none is ever trained on."""
+    an extra photo whose bytes equal any of theirs is dropped (counted), so none is ever trained on. So is
+    every extra photo whose path names the ImageNet class of a held-out photo: ImageNet's derived sets
+    (Tiny ImageNet) re-crop and shrink its photos, so their copies of a held-out photo share no bytes."""
     from tqdm import tqdm
 
     out = Path(out)
@@ -105,17 +109,21 @@ def build_photo_set(imagenet: str | os.PathLike, places: str | os.PathLike, out:
             raise DataError(f"{source}: no such file or folder")
     counts: dict[str, dict[str, int]] = {}
     seen: set[bytes] = set()  # content hashes of every photo read so far
+    held_classes: set[str] = set()  # ImageNet classes of the held-out photos
     for kind, source, cls in sources:
         extra = kind.startswith("extra:")
         c = counts[kind] = {"photos": 0, "held_out": 0, "colourless": 0, "unreadable": 0, "train_images": 0}
         if extra:
-            c["duplicates"] = 0
+            c["duplicates"] = c["held_out_class"] = 0
         for name, data in tqdm(_members(source, relative=extra), desc=f"reading {source.name}", unit="photo",
                                disable=not progress):
             c["photos"] += 1
             digest = hashlib.sha256(data).digest()
             if extra and digest in seen:
                 c["duplicates"] += 1  # the same bytes as a photo already in the set (held out, maybe)
+                continue
+            if extra and held_classes.intersection(WNID.findall(name)):
+                c["held_out_class"] += 1  # maybe a held-out photo, re-cropped
                 continue
             seen.add(digest)
             try:
@@ -128,6 +136,7 @@ def build_photo_set(imagenet: str | os.PathLike, places: str | os.PathLike, out:
                 stem = f"{source.name}-" + Path(name).with_suffix("").as_posix().replace("/", "-")
             if not extra and held_out(name, HELD_OUT_EVERY[kind]):
                 c["held_out"] += 1
+                held_classes.update(WNID.findall(name))
                 write_bytes(out / "heldout" / kind / name, data)  # original bytes, full size
                 write_bytes(out / "test" / cls / f"{stem}.png", _png(_crops(rgb, size, False)[0]))
             elif colourless(rgb):
@@ -171,6 +180,7 @@ def _photo_set_readme(info: dict) -> str:
         f"{c['imagenet']['unreadable'] + c['places']['unreadable']}.",
         *[f"- More training photos from `{info['sources'][k]}` ({k[6:]}): {v['train_images']:,} centre crops at {s}x{s}; "
           f"dropped {v['duplicates']} with the same bytes as a photo above (held-out ones included), "
+          f"{v.get('held_out_class', 0)} of a held-out photo's ImageNet class, "
           f"{v['colourless']} without colour, {v['unreadable']} unreadable." for k, v in c.items() if k.startswith("extra:")],
         ""])
 
