@@ -181,7 +181,9 @@ def photo_card(photos: list[dict], photo_set: Path, recipe_time: str, stages: li
     c = m["counts"]
     extras = {k[6:]: v for k, v in c.items() if k.startswith("extra:")}
     more = "".join(f"; {v['train_images']:,} {k.replace('_', ' ')} photos ({v['duplicates']} with the bytes of a "
-                   f"photo already in the set and {v['colourless']} without colour dropped)" for k, v in extras.items())
+                   f"photo already in the set, {v.get('near_copies', 0)} copies of a held-out photo, "
+                   f"{v.get('held_out_class', 0)} of a held-out photo's ImageNet class and "
+                   f"{v['colourless']} without colour dropped)" for k, v in extras.items())
     total = sum(v["train_images"] for v in c.values())
     rows = stage_rows(list(stages))
     stage_size = rows[-1]["size"] if rows else m["size"]

@@ -103,9 +103,13 @@ def test_evaluate_photos_scores_against_the_truth_and_writes_a_gallery(tmp_path)
 
 def test_extra_training_photos_never_repeat_a_held_out_one(tmp_path):
     """--extra-scenes/--extra-objects: training only, and a photo with the same bytes as any of the
-    two sources' photos (held out or not) is dropped and counted; repeated names in subfolders kept apart; a
-    photo filed under a held-out photo's ImageNet class (Tiny ImageNet re-crops its photos) is dropped, one
-    under a training photo's class kept."""
+    two sources' photos (held out or not) is dropped and counted, and so is a held-out photo resized and
+    re-encoded; repeated names in subfolders kept apart; a photo filed under a held-out photo's ImageNet class
+    (Tiny ImageNet re-crops its photos) is dropped, one under a training photo's class kept."""
+    def blocks(seed):  # unlike photo()'s shared gradient, each seed its own picture, even as a thumbnail
+        cells = np.random.default_rng(seed).integers(0, 256, (6, 6, 3), dtype=np.uint8)
+        return np.asarray(Image.fromarray(cells).resize((84, 84), Image.NEAREST))
+
     names = [f"n{i:08d}_thing.JPEG" for i in range(20)]
     files = {n: jpeg(photo(50, 70, i)) for i, n in enumerate(names)}
     make_tar(tmp_path / "imagenet.tar", {f"imagenet-sample/{n}": d for n, d in files.items()})
@@ -117,25 +121,28 @@ def test_extra_training_photos_never_repeat_a_held_out_one(tmp_path):
     extra = tmp_path / "more"
     for cat in ("a", "b"):
         (extra / cat).mkdir(parents=True)
-        (extra / cat / "001.jpg").write_bytes(jpeg(photo(84, 84, 200 + ord(cat))))  # same name, other photo
+        (extra / cat / "001.jpg").write_bytes(jpeg(blocks(200 + ord(cat))))  # same name, other photo
     (extra / "a" / "copy.jpg").write_bytes(files[held])  # a held-out photo's bytes under another name
     (extra / "b" / "gray.jpg").write_bytes(jpeg(photo(84, 84, 7, gray=True)))
+    shrunk = Image.open(io.BytesIO(files[held])).resize((40, 56), Image.BICUBIC)
+    (extra / "b" / "shrunk.jpg").write_bytes(jpeg(np.asarray(shrunk)))  # a held-out photo's copy
     trained = next(n for n in names if not held_out(n, 10))
     for i, wnid in enumerate((held[:9], trained[:9])):  # the layout of Tiny ImageNet: <wnid>/images/<wnid>_N
         (extra / wnid / "images").mkdir(parents=True)
-        (extra / wnid / "images" / f"{wnid}_0.JPEG").write_bytes(jpeg(photo(64, 64, 300 + i)))
+        (extra / wnid / "images" / f"{wnid}_0.JPEG").write_bytes(jpeg(blocks(300 + i)))
     info = build_photo_set(tmp_path / "imagenet.tar", places, tmp_path / "set", size=32, progress=False,
                            log=lambda *_: None, extra_objects=[extra])
     c = info["counts"]["extra:more"]
-    assert c == {"photos": 6, "held_out": 0, "colourless": 1, "unreadable": 0, "train_images": 3, "duplicates": 1,
-                 "held_out_class": 1}
+    assert c == {"photos": 7, "held_out": 0, "colourless": 1, "unreadable": 0, "train_images": 3, "duplicates": 1,
+                 "near_copies": 1, "held_out_class": 1}
     objects = sorted(p.name for p in (tmp_path / "set" / "train" / "objects").iterdir())
     assert "more-a-001-0.png" in objects and "more-b-001-0.png" in objects
     assert f"more-{trained[:9]}-images-{trained[:9]}_0-0.png" in objects
     assert not any(held[:9] in n for n in objects)
     assert not any("copy" in n for n in objects)
     assert "dropped 1 with the same bytes" in (tmp_path / "set" / "PHOTOS.md").read_text()
-    assert "1 of a held-out photo's ImageNet class" in (tmp_path / "set" / "PHOTOS.md").read_text()
+    assert "1 matching a held-out photo's thumbnail, 1 of a held-out photo's ImageNet class" in \
+        (tmp_path / "set" / "PHOTOS.md").read_text()
 
 
 def test_evaluate_photos_names_the_same_weights_once_and_labels_run_folders_by_name(tmp_path):

@@ -36,6 +36,8 @@ from .persist import write_bytes, write_json, write_text
 
 HELD_OUT_EVERY = {"imagenet": 10, "places": 20}
 SKIMAGE = ["astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry", "hubble_deep_field", "retina"]
+NEAR_COPY = 0.985  # thumbnails' cosine above which two photos are one (`_thumbs`): re-encoded copies of a held-out
+# MiniPlaces scene in its training scenes score 0.986-0.9999, the nearest different photo 0.978
 WNID = re.compile(r"n\d{8}")  # an ImageNet class (WordNet id), as file and folder names carry it
 RULE = ("held out when the md5 of the file name (no folders), read as a hexadecimal number, is divisible by {k}")
 
@@ -66,6 +68,18 @@ def _members(source: Path, relative: bool = False) -> Iterator[tuple[str, bytes]
                 yield Path(m.name).name, tar.extractfile(m).read()
 
 
+def _thumbs(rgb: np.ndarray, centre: bool = False) -> np.ndarray:
+    """(k, 1024) zero-mean, unit 32x32 gray thumbnails: the whole photo squashed square and, with `centre`,
+    its centre square (a photo shrunk to a square set's size is one or the other)."""
+    img = Image.fromarray(rgb).convert("L")
+    w, h = img.size
+    views = [img] + ([img.crop(((w - min(w, h)) // 2, (h - min(w, h)) // 2,
+                                (w + min(w, h)) // 2, (h + min(w, h)) // 2))] if centre else [])
+    a = np.stack([np.asarray(v.resize((32, 32), Image.BOX), np.float32).ravel() for v in views])
+    a -= a.mean(1, keepdims=True)
+    return a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-6)
+
+
 def _crops(rgb: np.ndarray, size: int, extra: bool) -> list[np.ndarray]:
     """The centre square at `size`; with `extra`, two more from the photo at 1.5x (objects are few:
     three views of each)."""
@@ -93,9 +107,10 @@ def build_photo_set(imagenet: str | os.PathLike, places: str | os.PathLike, out:
 
     `extra_objects` / `extra_scenes`: more folders or archives of photos (mini-ImageNet, MiniPlaces'
     training scenes), for training only: the held-out lists stay those of the two sources above, and
-    an extra photo whose bytes equal any of theirs is dropped (counted), so none is ever trained on. So is
-    every extra photo whose path names the ImageNet class of a held-out photo: ImageNet's derived sets
-    (Tiny ImageNet) re-crop and shrink its photos, so their copies of a held-out photo share no bytes."""
+    an extra photo whose bytes equal any of theirs is dropped (counted), so none is ever trained on. So is one
+    whose thumbnail matches a held-out photo's (`NEAR_COPY`: a re-encoded or resized copy), and every extra
+    photo whose path names the ImageNet class of a held-out photo: ImageNet's derived sets (mini-ImageNet, Tiny
+    ImageNet) re-crop and shrink its photos, so their copies need not match either way."""
     from tqdm import tqdm
 
     out = Path(out)
@@ -110,11 +125,13 @@ def build_photo_set(imagenet: str | os.PathLike, places: str | os.PathLike, out:
     counts: dict[str, dict[str, int]] = {}
     seen: set[bytes] = set()  # content hashes of every photo read so far
     held_classes: set[str] = set()  # ImageNet classes of the held-out photos
+    held_thumbs: list[np.ndarray] = []
     for kind, source, cls in sources:
         extra = kind.startswith("extra:")
         c = counts[kind] = {"photos": 0, "held_out": 0, "colourless": 0, "unreadable": 0, "train_images": 0}
         if extra:
-            c["duplicates"] = c["held_out_class"] = 0
+            c["duplicates"] = c["near_copies"] = c["held_out_class"] = 0
+            held = np.concatenate(held_thumbs) if held_thumbs else np.zeros((0, 1024), np.float32)
         for name, data in tqdm(_members(source, relative=extra), desc=f"reading {source.name}", unit="photo",
                                disable=not progress):
             c["photos"] += 1
@@ -122,10 +139,10 @@ def build_photo_set(imagenet: str | os.PathLike, places: str | os.PathLike, out:
             if extra and digest in seen:
                 c["duplicates"] += 1  # the same bytes as a photo already in the set (held out, maybe)
                 continue
+            seen.add(digest)
             if extra and held_classes.intersection(WNID.findall(name)):
                 c["held_out_class"] += 1  # maybe a held-out photo, re-cropped
                 continue
-            seen.add(digest)
             try:
                 rgb, _ = read_image(data, name)
             except DataError:
@@ -137,10 +154,13 @@ def build_photo_set(imagenet: str | os.PathLike, places: str | os.PathLike, out:
             if not extra and held_out(name, HELD_OUT_EVERY[kind]):
                 c["held_out"] += 1
                 held_classes.update(WNID.findall(name))
+                held_thumbs.append(_thumbs(rgb, centre=True))
                 write_bytes(out / "heldout" / kind / name, data)  # original bytes, full size
                 write_bytes(out / "test" / cls / f"{stem}.png", _png(_crops(rgb, size, False)[0]))
             elif colourless(rgb):
                 c["colourless"] += 1  # no colour to learn from
+            elif extra and len(held) and float((held @ _thumbs(rgb)[0]).max()) > NEAR_COPY:
+                c["near_copies"] += 1  # a held-out photo re-encoded or resized
             else:
                 for i, crop in enumerate(_crops(rgb, size, extra=kind == "imagenet")):
                     write_bytes(out / "train" / cls / f"{stem}-{i}.png", _png(crop))
@@ -180,6 +200,7 @@ def _photo_set_readme(info: dict) -> str:
         f"{c['imagenet']['unreadable'] + c['places']['unreadable']}.",
         *[f"- More training photos from `{info['sources'][k]}` ({k[6:]}): {v['train_images']:,} centre crops at {s}x{s}; "
           f"dropped {v['duplicates']} with the same bytes as a photo above (held-out ones included), "
+          f"{v.get('near_copies', 0)} matching a held-out photo's thumbnail, "
           f"{v.get('held_out_class', 0)} of a held-out photo's ImageNet class, "
           f"{v['colourless']} without colour, {v['unreadable']} unreadable." for k, v in c.items() if k.startswith("extra:")],
         ""])
