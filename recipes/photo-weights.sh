@@ -396,14 +396,14 @@ stage() {  # stage N, then its own options; stage N > 1 goes on from stage N-1's
 # -0.20 (-0.36 to -0.03) / +0.20, 0 -0.19 / +0.21; scenes 0.3 -0.01 / +0.00, 0 -0.00 / +0.01 (colourfulness +0.5 on
 # the scenes for both). The label term again buys back a little ImageNet PSNR, not past stage 6: not shipped.
 # A stage 7 with Tiny ImageNet, not shipped (2026-12-07, AMD EPYC Zen 4, bf16; runs/s19/stage7tiny): a second photo set
-# with the third source and the rules above (photo-set2: 246,754 training images, 141,092 of objects against
-# 61,433, from 253 ImageNet classes (besides the sample's one photo a class) against 86 (100 before the rules); the rules dropped 8,400 mini-ImageNet and 11,000 Tiny photos
-# of held-out classes), stage 6's recipe from stage 6 for 2 epochs (55 min at 147 img/s; validation loss 0.01016 /
-# 0.01011 by epoch on the new split; T 0.45). Paired against stage 6 (`evaluate-photos`, 95% intervals): ImageNet
-# PSNR -0.13 (-0.32 to +0.06), CIEDE2000 +0.12, colour +1.2 points (+0.4 to +1.9); training-side -0.20 (-0.44 to
-# +0.04), -0.02, +1.3; scenes -0.05 (-0.10 to +0.00), +0.02, +0.1. Without the 2 leaked ImageNet photos: -0.14.
-# Twice the object photos and classes move ImageNet along the same colour-for-error line (0.1 dB a point here),
-# not past it: the binding limit is what a 64-px, 4.5M-parameter network recognises, not how many photos it sees.
+# with the third source and the rules above (photo-set2: 246,754 training images, 141,092 of objects against 61,433,
+# from 244 ImageNet classes besides the sample's one photo a class, against 100; the rules dropped 8,400 mini-ImageNet
+# and 11,000 Tiny photos of held-out classes), stage 6's recipe from stage 6 for 2 epochs (55 min at 147 img/s;
+# validation loss 0.01016 / 0.01011 by epoch on the new split; T 0.45). Paired against stage 6 (`evaluate-photos`, 95%
+# intervals): ImageNet PSNR -0.13 (-0.32 to +0.06), CIEDE2000 +0.12, colour +1.2 points (+0.4 to +1.9); training-side
+# -0.20 (-0.44 to +0.04), -0.02, +1.3; scenes -0.05 (-0.10 to +0.00), +0.02, +0.1. Without the 2 leaked ImageNet
+# photos: -0.14. Twice the object photos and classes move ImageNet along the same colour-for-error line (0.1 dB a point
+# here), not past it: the binding limit is what a 64-px, 4.5M-parameter network recognises, not how many photos it sees.
 # A photo-level "how much colour" decision, measured before building it (2026-12-02, recipes/colour_amount.py, the
 # shipped default at T 0.55, no training): on the 100 training-side photos, the decoded ab scaled by one factor for
 # every photo gives 23.41 / 10.57 / 36% at 0.75 and 22.38 / 11.92 / 75% at 1.5 (1.0: 23.26 / 10.92 / 49%); each
