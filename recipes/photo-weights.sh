@@ -15,8 +15,9 @@
 #     f35c219885f163ca00a045236dd44be489598837:data/images/train | tar -x -C ~/.cache/photos
 #   git -C "$SNAPSHOT2" archive --format=tar --prefix=mini_imagenet/ 557ebcae0db23651f9370f54a5f31b1f0fd4064d \
 #     | tar -x -C ~/.cache/photos
-# and (for stage 7 on) Tiny ImageNet's 100,000 training photos (200 ImageNet classes, 64x64; ImageNet's terms) from a
-# third, its train folder only (its val and test folders are ImageNet validation photos, some of them held out here):
+# A third source, measured for a stage 7 below and not in the shipped chain: Tiny ImageNet's 100,000 training photos
+# (200 ImageNet classes, 64x64; ImageNet's terms), its train folder only (its val and test folders are ImageNet
+# validation photos, some of them held out here; `--extra-objects ~/.cache/photos/tiny_imagenet`):
 #   git -C "$SNAPSHOT3" archive --format=tar --prefix=tiny_imagenet/ \
 #     6125d8a1069df02232eb57678fd46c700411dd45:tiny-imagenet-200/train | tar -x -C ~/.cache/photos   # rangeetpan/IMagenet
 # colorbench photo-set drops from training every extra photo with the bytes of a held-out photo, or a thumbnail that
