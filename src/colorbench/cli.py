@@ -578,7 +578,8 @@ def _setup_photo_set(p) -> None:
     p.add_argument("--out", required=True, help="a new folder for the set")
     p.add_argument("--extra-objects", action="append", default=[], metavar="DIR",
                    help="more photos of objects for training only (e.g. mini-ImageNet), repeatable; photos with the "
-                        "same bytes as any photo already in the set (held-out ones included) are dropped")
+                        "same bytes as any photo already in the set, a thumbnail matching a held-out photo's, or a "
+                        "held-out photo's ImageNet class (n01234567) in their path are dropped")
     p.add_argument("--extra-scenes", action="append", default=[], metavar="DIR",
                    help="more scene photos for training only (e.g. MiniPlaces' training scenes), repeatable")
     p.add_argument("--size", type=number(int, 1), default=128, help="side of the training crops (default: 128)")
