@@ -158,7 +158,8 @@ def _results(source, this, mine, gray):
 
 def test_refigured_weights_keep_their_bits_and_take_the_new_tables(tmp_path, monkeypatch):
     """`cards.py refigure`: the card's table of the same title is replaced, the sentence against gray is
-    rewritten from the figures, every tensor is the same; a table the card lacks is one line, nothing written."""
+    rewritten from the figures, the held-out rule and the people limit take the recipe's words, every tensor is
+    the same; a table the card lacks is one line, nothing written."""
     from colorbench.persist import load_tensors
     from colorbench.models import create_model, save_model
 
@@ -166,7 +167,8 @@ def test_refigured_weights_keep_their_bits_and_take_the_new_tables(tmp_path, mon
     path = tmp_path / "w.safetensors"
     save_model(create_model("cnn", fitted("mse"), width=8), path, {"card": {"evaluations": [
         {"title": "99 colour photos: imagenet (truth colourfulness 42.3)", "rows": []}, {"title": "other"}],
-        "limits": ["first", "old"]}}, half=True)
+        "held_out": "ImageNet: the rule (100 photos). Fixed before any training; no training saw them.",
+        "limits": ["first", "Faces and people are few.", "old"]}}, half=True)
     monkeypatch.setattr(cards, "shipped_weights", lambda name: path)
     before, _ = load_tensors(path)
     # better than gray on PSNR and CIEDE2000 (lower), worse on SSIM; colour 46%; skimage left out of the sentence
@@ -177,6 +179,8 @@ def test_refigured_weights_keep_their_bits_and_take_the_new_tables(tmp_path, mon
     card = meta["card"]
     assert card["evaluations"][0]["rows"][1][2:] == ["23.25", "0.9100", "10.94", "19.4 (46%)"]
     assert card["evaluations"][1] == {"title": "other"} and card["limits"][0] == "first"
+    assert card["held_out"] == "ImageNet: the rule (100 photos). " + cards.HELD_FIXED
+    assert card["limits"][1] == cards.PEOPLE and "no training saw them" not in json.dumps(card)
     assert card["limits"][-1].endswith("beats leaving them gray on PSNR and CIEDE2000 for imagenet, at 46% of the "
                                        "truth's colourfulness: more training stages are planned.")
     with pytest.raises(SystemExit, match="no table '99 colour photos: places"):
