@@ -3,8 +3,8 @@
     python recipes/labelset.py runs/photo-set runs/labelset
 
 train/<label>/ holds hard links (copies where links fail) to the photo set's training crops whose names carry
-their source's class: mini-ImageNet's synset (`mini_imagenet-train-<wnid>-...` -> obj-<wnid>) and MiniPlaces'
-training category (`miniplaces_train-<letter>-<category>-...` -> scene-<category>). Other crops (the ImageNet
+their source's class: mini-ImageNet's and Tiny ImageNet's synset (`mini_imagenet-train-<wnid>-...`,
+`tiny_imagenet-<wnid>-images-...` -> obj-<wnid>) and MiniPlaces' training category (`miniplaces_train-<letter>-<category>-...` -> scene-<category>). Other crops (the ImageNet
 sample, MiniPlaces' 20,000) carry no class the two share and are left out. test/<label>/ holds one training crop
 per label: the loader wants a test split, and training never reads it. Nothing is rewritten if `out` exists.
 """
@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 LABELS = [(re.compile(r"mini_imagenet-train-(n\d{8})-"), "obj-{}"),
+          (re.compile(r"tiny_imagenet-(n\d{8})-images-"), "obj-{}"),  # one label per synset, whichever source
           (re.compile(r"miniplaces_train-[a-z]-(.+)-\d{8}-\d+\.png$"), "scene-{}")]
 
 

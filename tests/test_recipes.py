@@ -61,6 +61,7 @@ def test_labelset_links_the_named_crops_by_class(tmp_path):
     names = {"objects": ["mini_imagenet-train-n01532829-n0153282900000005-0.png",
                          "mini_imagenet-train-n01532829-n0153282900000006-0.png",
                          "mini_imagenet-val-n01855672-n0185567200000001-0.png",  # another split: not labelled
+                         "tiny_imagenet-n01532829-images-n01532829_7-0.png",  # the same synset from Tiny ImageNet
                          "n01440764_tench-0.png"],
              "scenes": ["miniplaces_train-b-bowling_alley-00000766-0.png", "miniplaces_train-s-swimming_pool-indoor"
                         "-00000003-0.png", "test-00000001-0.png"]}
@@ -77,6 +78,7 @@ def test_labelset_links_the_named_crops_by_class(tmp_path):
                    "test/scene-swimming_pool-indoor/miniplaces_train-s-swimming_pool-indoor-00000003-0.png",
                    "train/obj-n01532829/mini_imagenet-train-n01532829-n0153282900000005-0.png",
                    "train/obj-n01532829/mini_imagenet-train-n01532829-n0153282900000006-0.png",
+                   "train/obj-n01532829/tiny_imagenet-n01532829-images-n01532829_7-0.png",
                    "train/scene-bowling_alley/miniplaces_train-b-bowling_alley-00000766-0.png",
                    "train/scene-swimming_pool-indoor/miniplaces_train-s-swimming_pool-indoor-00000003-0.png"]
     again = subprocess.run([sys.executable, str(RECIPES / "labelset.py"), tmp_path / "set", tmp_path / "out"],
