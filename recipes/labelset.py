@@ -4,8 +4,9 @@
 
 train/<label>/ holds hard links (copies where links fail) to the photo set's training crops whose names carry
 their source's class: mini-ImageNet's and Tiny ImageNet's synset (`mini_imagenet-train-<wnid>-...`,
-`tiny_imagenet-<wnid>-images-...` -> obj-<wnid>) and MiniPlaces' training category (`miniplaces_train-<letter>-<category>-...` -> scene-<category>). Other crops (the ImageNet
-sample, MiniPlaces' 20,000) carry no class the two share and are left out. test/<label>/ holds one training crop
+`tiny_imagenet-<wnid>-images-...` -> obj-<wnid>) and MiniPlaces' training category
+(`miniplaces_train-<letter>-<category>-...` -> scene-<category>). Other crops (the ImageNet sample, MiniPlaces'
+20,000) carry no class the sources share and are left out. test/<label>/ holds one training crop
 per label: the loader wants a test split, and training never reads it. Nothing is rewritten if `out` exists.
 """
 
