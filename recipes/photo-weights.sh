@@ -405,6 +405,14 @@ stage() {  # stage N, then its own options; stage N > 1 goes on from stage N-1's
 # -0.20 (-0.44 to +0.04), -0.02, +1.3; scenes -0.05 (-0.10 to +0.00), +0.02, +0.1. Without the 2 leaked ImageNet
 # photos: -0.14. Twice the object photos and classes move ImageNet along the same colour-for-error line (0.1 dB a point
 # here), not past it: the binding limit is what a 64-px, 4.5M-parameter network recognises, not how many photos it sees.
+# A clean pretext chain on the wider labels, started (2026-12-07, runs/s20, not finished in the session): the photo set
+# written by the rules above with Tiny ImageNet (runs/photo-set3: 246,742 training images; the thumbnail rule dropped
+# the 5 scene copies, the class rule 8,399 mini-ImageNet and 11,000 Tiny photos) and its labelled view (runs/labelset3:
+# 217,232 photos in 344 labels, 244 object synsets and 100 scene categories, against 200 labels before), then
+# `STAGES=1 SET=runs/photo-set3 LABELSET=runs/labelset3 RUNS=runs/s20 TRAIN_ONLY=1 bash recipes/photo-weights.sh`
+# (the pretext, 12 epochs at about 600 img/s, 55 min). Its stages 2 and 3 (STAGES=3, about 60 min) would say whether
+# more object labels in the pretext move ImageNet where more object photos in the colour stages did not, on a chain
+# that never saw a held-out photo.
 # A photo-level "how much colour" decision, measured before building it (2026-12-02, recipes/colour_amount.py, the
 # shipped default at T 0.55, no training): on the 100 training-side photos, the decoded ab scaled by one factor for
 # every photo gives 23.41 / 10.57 / 36% at 0.75 and 22.38 / 11.92 / 75% at 1.5 (1.0: 23.26 / 10.92 / 49%); each
