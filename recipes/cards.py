@@ -146,7 +146,7 @@ HINTS_HELD_OUT = ("The photo weights' held-out ImageNet and MiniPlaces photos. T
                   "since drops them).")
 PEOPLE = ("Faces and people are a small part of its data; old photos with scratches, sepia toning or strong grain "
           "are unlike anything it saw. On the 12 test photos of \"Bringing Old Photos Back to Life\" (Wan et al., "
-          "CVPR 2020: 8 early colour photos, 4 scratched black-and-white portraits) faces come out with natural skin "
+          "CVPR 2020: 8 old colour photos, 4 scratched black-and-white portraits) faces come out with natural skin "
           "and foliage green, but plain studio backdrops and scratched areas take blotches of olive green or "
           "red-brown, and red things (an umbrella, the Moulin Rouge's windmill) come out dark or brown.")
 
