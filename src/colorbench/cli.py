@@ -321,13 +321,10 @@ def cmd_photo_set(args) -> None:
                     extra_objects=args.extra_objects, extra_scenes=args.extra_scenes)
 
 
-PAIRED_NAMES = {"psnr": "PSNR", "ciede2000": "CIEDE2000", "colorfulness": "colourfulness"}
-
-
 def cmd_evaluate_photos(args) -> None:
     import datetime as dt
 
-    from .photos import evaluate_photos
+    from .photos import PAIRED_METRICS, evaluate_photos
 
     out = Path(args.out) if args.out else Path("runs") / f"photos-{Path(args.source).name}-{dt.datetime.now():%Y%m%d-%H%M%S}"
     r = evaluate_photos(args.source, args.weights or ["default"], out, size=args.size, limit=args.limit,
@@ -355,7 +352,7 @@ def cmd_evaluate_photos(args) -> None:
     if r.get("paired"):  # the same photos: differences per photo tell close weights apart where means cannot
         print(f"  minus {r['paired'][0]['b']}, photo by photo (95% interval, Holm-adjusted p):")
         for m in dict.fromkeys(p["a"] for p in r["paired"]):
-            cells = [f"{PAIRED_NAMES[p['metric']]} {p['mean_diff']:+.2f} ({p['ci_low']:+.2f} to {p['ci_high']:+.2f}), "
+            cells = [f"{PAIRED_METRICS[p['metric']]} {p['mean_diff']:+.2f} ({p['ci_low']:+.2f} to {p['ci_high']:+.2f}), "
                      f"p {p['p_holm']:.2g}" for p in r["paired"] if p["a"] == m]
             print(f"  {m:<{w}}" + "; ".join(cells))
     for m, per in r.get("hints", {}).get("summary", {}).items():

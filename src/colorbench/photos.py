@@ -252,7 +252,7 @@ def true_hints(name: str, rgb: np.ndarray, count: int, seed: int = HINT_SEED) ->
     return [(int(i % W), int(i // W), "#{:02x}{:02x}{:02x}".format(*rgb[i // W, i % W])) for i in where]
 
 
-PAIRED_METRICS = ("psnr", "ciede2000", "colorfulness")
+PAIRED_METRICS = {"psnr": "PSNR", "ciede2000": "CIEDE2000", "colorfulness": "colourfulness"}  # key: printed name
 
 
 def paired_against_first(rows: dict[str, dict[str, list[float]]], weights: list[str]) -> list[dict]:
