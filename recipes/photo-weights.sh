@@ -417,9 +417,10 @@ stage() {  # stage N, then its own options; stage N > 1 goes on from stage N-1's
 # the recipe's (5 min; T 0.45). Held out, PSNR / SSIM / CIEDE2000 / colour, against the shipped chain's stage 3
 # (runs/s13/stage3none, which also saw the 6 leaked photos): ImageNet 23.23 / 0.9206 / 10.75 / 44% against 23.44 /
 # 0.9212 / 10.81 / 45%; scenes 25.00 / 0.9488 / 9.22 / 54% against 25.00 / 0.9487 / 9.26 / 56%; training-side 22.57 /
-# 11.54 / 47% against 22.45 / 11.79 / 50%. Within a build's spread of the old stage 3 on every list (lower PSNR on
-# ImageNet, lower CIEDE2000 on all three, 1-3 points less colour): 72% more labels in the pretext and 48% more photos
-# do not move the colour-for-error line either. Paired against the shipped stage 6 (three more stages): ImageNet PSNR
+# 11.54 / 47% against 22.45 / 11.79 / 50%. No better than the old stage 3: PSNR 0.21 dB lower on ImageNet (two builds
+# of one recipe differ by up to 0.1), level on the scenes, 0.12 higher on the training side; CIEDE2000 lower on all
+# three; 1-3 points less colour. 72% more labels in the pretext and 48% more photos do not move the colour-for-error
+# line either. Paired against the shipped stage 6 (three more stages): ImageNet PSNR
 # -0.11 (-0.42 to +0.20), CIEDE2000 +0.03, colour -2.1 points; scenes -0.18 (-0.29 to -0.08), +0.16, -1.1; so not
 # shipped. What it is worth going on with for: a chain that never saw a held-out photo. Its stage 4 (the recipe's,
 # `STAGES=4` with the same variables, about 80 min on this set) was started at the session's end.
