@@ -432,6 +432,14 @@ stage() {  # stage N, then its own options; stage N > 1 goes on from stage N-1's
 # stage 6's +0.49; scenes -0.06 (-0.15 to +0.04), +0.04, -1.0 (-1.3 to -0.6). Errors level with stage 6 two stages
 # early, less colour; at equal colour it sits below stage 6's point (at T 0.55: ImageNet 23.12 / 10.97 / 49%, 0.22 dB
 # under stage 6 at its colour; scenes 24.90 / 9.40 / 61%).
+# Its stage 5 (the recipe's; 84 min at 140-148 img/s; validation loss 0.01006 / 0.00983 / 0.00990 by epoch; T 0.45):
+# ImageNet 23.37 / 0.9202 / 10.64 / 45%, scenes 25.18 / 0.9492 / 9.05 / 54%, training-side 22.97 / 0.9170 / 10.93 /
+# 47%. Paired against the shipped stage 6: ImageNet PSNR +0.03 (-0.27 to +0.34), CIEDE2000 -0.08, colour -1.5 units
+# (-2.9 to -0.2); on the 97 clean photos +0.03, so +0.52 dB over gray; scenes -0.00 (-0.09 to +0.09), -0.01, -1.2
+# (-1.6 to -0.9); training-side +0.01, -0.38 (-0.83 to +0.07), -2.0. At T 0.5 it has stage 6's colour (ImageNet 48%,
+# scenes 57%) at 0.10 dB less (23.24 / 10.81, 25.08 / 9.20). Level with stage 6 on error, a little less colour: the
+# clean chain reaches the shipped one, not past it. Its stage 6 started at the session's end (resume: `STAGES=6` with
+# the same variables, about 85 min).
 # A photo-level "how much colour" decision, measured before building it (2026-12-02, recipes/colour_amount.py, the
 # shipped default at T 0.55, no training): on the 100 training-side photos, the decoded ab scaled by one factor for
 # every photo gives 23.41 / 10.57 / 36% at 0.75 and 22.38 / 11.92 / 75% at 1.5 (1.0: 23.26 / 10.92 / 49%); each
