@@ -421,7 +421,7 @@ stage() {  # stage N, then its own options; stage N > 1 goes on from stage N-1's
 # of one recipe differ by up to 0.1), level on the scenes, 0.12 higher on the training side; CIEDE2000 lower on all
 # three; 1-3 points less colour. 72% more labels in the pretext and 48% more photos do not move the colour-for-error
 # line either. Paired against the shipped stage 6 (three more stages): ImageNet PSNR
-# -0.11 (-0.42 to +0.20), CIEDE2000 +0.03, colour -2.1 points; scenes -0.18 (-0.29 to -0.08), +0.16, -1.1; so not
+# -0.11 (-0.42 to +0.20), CIEDE2000 +0.03, colour -2.1 units; scenes -0.18 (-0.29 to -0.08), +0.16, -1.1; so not
 # shipped. What it is worth going on with for: a chain that never saw a held-out photo. Its stage 4 (the recipe's,
 # `STAGES=4` with the same variables) was run over two sessions: 78 min at 155 img/s; validation loss 0.01047 /
 # 0.00996 / 0.00998 by epoch on the new split (stage 2's 0.01138); T 0.45. Held out, PSNR / SSIM / CIEDE2000 / colour:
@@ -438,8 +438,8 @@ stage() {  # stage N, then its own options; stage N > 1 goes on from stage N-1's
 # (-2.9 to -0.2); on the 97 clean photos +0.03, so +0.52 dB over gray; scenes -0.00 (-0.09 to +0.09), -0.01, -1.2
 # (-1.6 to -0.9); training-side +0.01, -0.38 (-0.83 to +0.07), -2.0. At T 0.5 it has stage 6's colour (ImageNet 48%,
 # scenes 57%) at 0.10 dB less (23.24 / 10.81, 25.08 / 9.20). Level with stage 6 on error, a little less colour: the
-# clean chain reaches the shipped one, not past it. Its stage 6 started at the session's end (resume: `STAGES=6` with
-# the same variables, about 85 min).
+# clean chain reaches the shipped one, not past it. Its stage 6 was started and cut before its first epoch (run:
+# `STAGES=6` with the same variables, about 85 min).
 # A photo-level "how much colour" decision, measured before building it (2026-12-02, recipes/colour_amount.py, the
 # shipped default at T 0.55, no training): on the 100 training-side photos, the decoded ab scaled by one factor for
 # every photo gives 23.41 / 10.57 / 36% at 0.75 and 22.38 / 11.92 / 75% at 1.5 (1.0: 23.26 / 10.92 / 49%); each
