@@ -134,13 +134,9 @@ SEEN = ("Seen in its gallery: skies and water come out blue and foliage green; s
         "(an orange spacesuit, a red cup, a snake's bands) come out pinkish, mauve, brown or pale.")
 
 
-# what the held-out rule keeps out of training, and what it let in before its last two checks; drop the second
-# sentence when the chain is rebuilt on a set written with them
+# what the held-out rule keeps out of training (the shipped chain was built on a set written with all three checks)
 HELD_FIXED = ("Fixed before any training; extra training photos that copy a held-out one are dropped (the same bytes, a "
-              "matching 32-px thumbnail, or the same ImageNet class). The last two checks came on 2026-12-07, after "
-              "these weights' stages: they trained on re-encoded copies of 2 of the held-out ImageNet photos (a beer "
-              "bottle, a miniskirt, from mini-ImageNet) and 4 of the held-out scenes. Without those photos their PSNR "
-              "gain over gray is 0.49 dB on ImageNet, not 0.54, and 1.18 dB on the scenes, as with them.")
+              "matching 32-px thumbnail, or the same ImageNet class).")
 HINTS_HELD_OUT = ("The photo weights' held-out ImageNet and MiniPlaces photos. Their training set held re-encoded copies "
                   "of 2 of the held-out ImageNet photos and 4 of the held-out scenes (found 2026-12-07; a set written "
                   "since drops them).")
