@@ -74,6 +74,10 @@ if [ ! -e "$SET/manifest.json" ]; then
   fi
   colorbench photo-set --imagenet "$IMAGENET" --places "$PLACES" "${extra[@]}" --out "$SET"
 fi
+# a set written before the thumbnail and class checks (2026-12-07) holds copies of held-out photos: refuse it
+python -c 'import json, sys; c = json.load(open(sys.argv[1]))["counts"]
+sys.exit(any(k.startswith("extra:") and "held_out_class" not in v for k, v in c.items()))' "$SET/manifest.json" ||
+  { echo "photo-weights: $SET was written before the held-out checks of 2026-12-07 and may hold copies of held-out photos: delete it and run again" >&2; exit 2; }
 
 # what every stage shares: the design chosen on 10-20 minute runs (MODEL_CARD.md, issue notes). Width 16 over 32,
 # from scratch at equal time (2026-11-30, 1 epoch, lr 1e-3 cosine): 78,000 photos at width 16 against 24,000 at
